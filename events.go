@@ -97,3 +97,11 @@ type OnboardingStore interface {
 	// CreateStream adds an admin-defined stream. ECONFLICT if the key exists.
 	CreateStream(ctx context.Context, orgID string, s Stream) error
 }
+
+// RateLimiter limits attempts per key (login per email and IP, invites,
+// public booking) in a fixed window shared by every API instance.
+type RateLimiter interface {
+	// Allow counts one attempt for key and reports whether it is within
+	// limit per window; when not, retryAfter says when to try again.
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
+}
