@@ -1,0 +1,436 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/activities"
+	"github.com/onramp/onramp/worker"
+	"github.com/onramp/onramp/workflows"
+)
+
+// recorder stands in for the RecordStep activity's side: it keeps every
+// record the workflow asked to write and can fail chosen ones.
+type recorder struct {
+	mu      sync.Mutex
+	records []onramp.StepRecord
+	fail    func(onramp.StepRecord) error
+}
+
+func (r *recorder) record(_ context.Context, in activities.RecordStepInput) (activities.RecordStepResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		if err := r.fail(in.Record); err != nil {
+			return activities.RecordStepResult{}, err
+		}
+	}
+	r.records = append(r.records, in.Record)
+	return activities.RecordStepResult{}, nil
+}
+
+type harness struct {
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+	rec *recorder
+	at  time.Duration
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
+	env := s.NewTestWorkflowEnvironment()
+	acts := &activities.Activities{}
+	worker.Register(env, acts)
+	rec := &recorder{}
+	env.OnActivity(acts.RecordStep, mock.Anything, mock.Anything).Return(rec.record)
+	env.SetTestTimeout(30 * time.Second)
+	return &harness{t: t, env: env, rec: rec}
+}
+
+// result is what happened to one update.
+type result struct {
+	rejected error
+	err      error
+	progress onramp.Progress
+	done     bool
+}
+
+// update sends an update one (virtual) minute after the previous one.
+func (h *harness) update(name string, args ...any) *result {
+	r := &result{}
+	h.at += time.Minute
+	h.env.RegisterDelayedCallback(func() {
+		h.env.UpdateWorkflow(name, "", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { r.rejected = err; r.done = true },
+			OnComplete: func(v any, err error) {
+				r.done = true
+				r.err = err
+				if p, ok := v.(onramp.Progress); ok {
+					r.progress = p
+				}
+			},
+		}, args...)
+	}, h.at)
+	return r
+}
+
+func (h *harness) signal(name string, arg any) {
+	h.at += time.Minute
+	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(name, arg) }, h.at)
+}
+
+func (h *harness) run(in workflows.OnboardingInput) {
+	h.t.Helper()
+	if in.OrgID == "" {
+		in = workflows.OnboardingInput{OrgID: "org1", RepID: "rep1"}
+	}
+	h.env.ExecuteWorkflow(workflows.OnboardingWorkflowName, in)
+}
+
+func (h *harness) progress() onramp.Progress {
+	h.t.Helper()
+	v, err := h.env.QueryWorkflow(workflows.QueryProgress)
+	if err != nil {
+		h.t.Fatalf("query progress: %v", err)
+	}
+	var p onramp.Progress
+	if err := v.Get(&p); err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+func mustAccepted(t *testing.T, name string, r *result) onramp.Progress {
+	t.Helper()
+	if !r.done {
+		t.Fatalf("%s: update did not run", name)
+	}
+	if r.rejected != nil || r.err != nil {
+		t.Fatalf("%s: rejected=%v err=%v", name, r.rejected, r.err)
+	}
+	return r.progress
+}
+
+func mustRejected(t *testing.T, name string, r *result, code, contains string) {
+	t.Helper()
+	if !r.done {
+		t.Fatalf("%s: update did not run", name)
+	}
+	var app *temporal.ApplicationError
+	if !errors.As(r.rejected, &app) {
+		t.Fatalf("%s: want rejection with code %s, got rejected=%v err=%v", name, code, r.rejected, r.err)
+	}
+	if app.Type() != code || !strings.Contains(app.Message(), contains) {
+		t.Fatalf("%s: got %s %q, want %s containing %q", name, app.Type(), app.Message(), code, contains)
+	}
+}
+
+func validProfile() onramp.Profile {
+	return onramp.Profile{FirstName: "Ada", LastName: "Lovelace", Title: "Here to help you find your perfect solution!", PhotoID: "p1"}
+}
+
+func validNotifications() onramp.NotificationPrefs {
+	return onramp.DefaultNotificationPrefs(onramp.BuiltinStreams)
+}
+
+func granted() onramp.BrowserPermissions {
+	return onramp.BrowserPermissions{Notifications: onramp.PermissionGranted, Camera: onramp.PermissionGranted, Microphone: onramp.PermissionDenied}
+}
+
+func statusOf(p onramp.Progress, k onramp.StepKey) onramp.StepStatus { return p.Step(k).Status }
+
+func TestOnboardingHappyPath(t *testing.T) {
+	h := newHarness(t)
+	signed := h.update(workflows.UpdateSignedIn)
+	prof := h.update(workflows.UpdateProfile, validProfile())
+	av := h.update(workflows.UpdateAvailability, onramp.DefaultAvailability("Europe/Paris"))
+	notif := h.update(workflows.UpdateNotifications, validNotifications())
+	br := h.update(workflows.UpdateBrowser, granted())
+	var skips []*result
+	for _, k := range []onramp.StepKey{onramp.StepCalendar, onramp.StepMeeting, onramp.StepCRM, onramp.StepApps} {
+		skips = append(skips, h.update(workflows.UpdateSkip, workflows.StepInput{Step: k}))
+	}
+	fin := h.update(workflows.UpdateFinish)
+	h.run(workflows.OnboardingInput{})
+
+	if !h.env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	if err := h.env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if p := mustAccepted(t, "signed_in", signed); statusOf(p, onramp.StepAccount) != onramp.StatusDone || p.CurrentStep != onramp.StepCalendar {
+		t.Errorf("after sign-in: account %s, current %s", statusOf(p, onramp.StepAccount), p.CurrentStep)
+	}
+	if p := mustAccepted(t, "profile", prof); statusOf(p, onramp.StepProfile) != onramp.StatusDone {
+		t.Errorf("profile %s", statusOf(p, onramp.StepProfile))
+	}
+	if p := mustAccepted(t, "availability", av); p.TimeZoneCheck != onramp.TZUnverified || !strings.Contains(p.Step(onramp.StepAvailability).Message, "not verified") {
+		t.Errorf("availability: check %q message %q", p.TimeZoneCheck, p.Step(onramp.StepAvailability).Message)
+	}
+	mustAccepted(t, "notifications", notif)
+	mustAccepted(t, "browser", br)
+	for _, s := range skips {
+		mustAccepted(t, "skip", s)
+	}
+	p := mustAccepted(t, "finish", fin)
+	if !p.Finished || statusOf(p, onramp.StepFinish) != onramp.StatusDone {
+		t.Errorf("finish: finished=%v status=%s", p.Finished, statusOf(p, onramp.StepFinish))
+	}
+	var out onramp.Progress
+	if err := h.env.GetWorkflowResult(&out); err != nil || !out.Finished {
+		t.Fatalf("result: %v finished=%v", err, out.Finished)
+	}
+
+	// What was recorded: the initial projection of ten steps, then one
+	// transition per update, with strictly increasing sequence numbers, the
+	// settings carried, and the rep made ready at the end.
+	recs := h.rec.records
+	if len(recs[0].Transitions) != 10 {
+		t.Fatalf("initial projection has %d transitions", len(recs[0].Transitions))
+	}
+	seq := 0
+	var sawProfile, sawReady bool
+	for _, r := range recs {
+		for _, tr := range r.Transitions {
+			if tr.Seq <= seq {
+				t.Fatalf("seq %d after %d", tr.Seq, seq)
+			}
+			seq = tr.Seq
+		}
+		sawProfile = sawProfile || (r.Profile != nil && r.Profile.FirstName == "Ada")
+		sawReady = sawReady || r.RepStatus == onramp.UserReady
+	}
+	if !sawProfile || !sawReady {
+		t.Errorf("profile recorded %v, ready recorded %v", sawProfile, sawReady)
+	}
+}
+
+func TestOnboardingValidators(t *testing.T) {
+	p := validProfile()
+	noFirst, longTitle, noPhoto := p, p, p
+	noFirst.FirstName = "  "
+	longTitle.Title = strings.Repeat("x", 81)
+	noPhoto.PhotoID = ""
+
+	av := onramp.DefaultAvailability("Europe/Paris")
+	badTZ := av
+	badTZ.TimeZone = "Mars/Olympus_Mons"
+	overlap := onramp.DefaultAvailability("UTC")
+	overlap.Weekly = map[string][]onramp.Interval{"monday": {{Start: "09:00", End: "12:00"}, {Start: "11:00", End: "13:00"}}}
+	backwards := onramp.DefaultAvailability("UTC")
+	backwards.Weekly = map[string][]onramp.Interval{"tuesday": {{Start: "17:00", End: "09:00"}}}
+	negBuffer := av
+	negBuffer.BufferMinutes = -5
+	longNotice := av
+	longNotice.MinNoticeMinutes = 31 * 24 * 60
+	empty := av
+	empty.Weekly = map[string][]onramp.Interval{}
+
+	noWaiting := validNotifications()
+	noWaiting.Streams[onramp.StreamWaitingForRep] = onramp.StreamPref{Desktop: false}
+	badSound := validNotifications()
+	badSound.Sound = "airhorn"
+	mobile := validNotifications()
+	mobile.Streams[onramp.StreamVIP] = onramp.StreamPref{Desktop: true, Mobile: true}
+
+	cases := []struct {
+		name     string
+		update   string
+		arg      any
+		code     string
+		contains string
+	}{
+		{"ErrFirstNameRequired", workflows.UpdateProfile, noFirst, onramp.EINVALID, "First name is required"},
+		{"ErrTitleTooLong", workflows.UpdateProfile, longTitle, onramp.EINVALID, "at most 80"},
+		{"ErrPhotoRequired", workflows.UpdateProfile, noPhoto, onramp.EINVALID, "profile photo"},
+		{"ErrUnknownTimeZone", workflows.UpdateAvailability, badTZ, onramp.EINVALID, "Unknown time zone"},
+		{"ErrOverlappingHours", workflows.UpdateAvailability, overlap, onramp.EINVALID, "overlap"},
+		{"ErrStartAfterEnd", workflows.UpdateAvailability, backwards, onramp.EINVALID, "before end"},
+		{"ErrNegativeBuffer", workflows.UpdateAvailability, negBuffer, onramp.EINVALID, "Buffer"},
+		{"ErrNoticeTooLong", workflows.UpdateAvailability, longNotice, onramp.EINVALID, "Minimum notice"},
+		{"ErrNoHours", workflows.UpdateAvailability, empty, onramp.EINVALID, "at least one"},
+		{"ErrDisableWaitingForRep", workflows.UpdateNotifications, noWaiting, onramp.EINVALID, "cannot be disabled"},
+		{"ErrUnknownSound", workflows.UpdateNotifications, badSound, onramp.EINVALID, "Unknown sound"},
+		{"ErrMobileWithoutApp", workflows.UpdateNotifications, mobile, onramp.EINVALID, "mobile app"},
+		{"ErrBadPermission", workflows.UpdateBrowser, onramp.BrowserPermissions{Notifications: "yes", Camera: onramp.PermissionPrompt, Microphone: onramp.PermissionPrompt}, onramp.EINVALID, "granted, denied or prompt"},
+		{"ErrSkipRequired", workflows.UpdateSkip, workflows.StepInput{Step: onramp.StepProfile}, onramp.EINVALID, "cannot be skipped"},
+		{"ErrSkipUnknownStep", workflows.UpdateSkip, workflows.StepInput{Step: "karaoke"}, onramp.ENOTFOUND, "Unknown step"},
+		{"ErrFinishTooEarly", workflows.UpdateFinish, nil, onramp.EINVALID, "Complete these steps first"},
+		{"ErrRetryNotStuck", workflows.UpdateRetry, workflows.StepInput{Step: onramp.StepProfile}, onramp.ECONFLICT, "Nothing to retry"},
+		{"ErrResetPending", workflows.UpdateResetStep, workflows.StepInput{Step: onramp.StepProfile}, onramp.ECONFLICT, "Only a done"},
+		{"ErrResetAccount", workflows.UpdateResetStep, workflows.StepInput{Step: onramp.StepAccount}, onramp.EINVALID, "cannot be reset"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			var r *result
+			if tc.arg == nil {
+				r = h.update(tc.update)
+			} else {
+				r = h.update(tc.update, tc.arg)
+			}
+			var after onramp.Progress
+			h.env.RegisterDelayedCallback(func() { after = h.progress() }, h.at+time.Second)
+			h.run(workflows.OnboardingInput{})
+			mustRejected(t, tc.name, r, tc.code, tc.contains)
+			// Rejected input changes nothing: only the initial projection was recorded.
+			if n := len(h.rec.records); n != 1 {
+				t.Errorf("%d records written, want only the initial one", n)
+			}
+			for _, s := range after.Steps {
+				if s.Key != onramp.StepAccount && s.Status != onramp.StatusPending {
+					t.Errorf("step %s is %s after a rejected update", s.Key, s.Status)
+				}
+			}
+		})
+	}
+
+	t.Run("FieldErrorsCarried", func(t *testing.T) {
+		h := newHarness(t)
+		r := h.update(workflows.UpdateProfile, onramp.Profile{})
+		h.run(workflows.OnboardingInput{})
+		var app *temporal.ApplicationError
+		if !errors.As(r.rejected, &app) {
+			t.Fatalf("not rejected: %v", r.rejected)
+		}
+		var fields map[string]string
+		if err := app.Details(&fields); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"first_name", "last_name", "title", "photo"} {
+			if fields[f] == "" {
+				t.Errorf("no field error for %s in %v", f, fields)
+			}
+		}
+	})
+}
+
+func TestOnboardingBrowserDenied(t *testing.T) {
+	h := newHarness(t)
+	r := h.update(workflows.UpdateBrowser, onramp.BrowserPermissions{Notifications: onramp.PermissionDenied, Camera: onramp.PermissionPrompt, Microphone: onramp.PermissionPrompt})
+	h.run(workflows.OnboardingInput{})
+	p := mustAccepted(t, "browser", r)
+	s := p.Step(onramp.StepBrowser)
+	if s.Status != onramp.StatusNeedsAction || !strings.Contains(s.Message, "Site settings") {
+		t.Fatalf("browser step %s %q, want needs_action with how to re-enable", s.Status, s.Message)
+	}
+}
+
+func TestOnboardingStuckRetryDone(t *testing.T) {
+	h := newHarness(t)
+	var mu sync.Mutex
+	down := true
+	h.rec.fail = func(r onramp.StepRecord) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if down && r.Profile != nil {
+			return errors.New("connection refused")
+		}
+		return nil
+	}
+	sub := h.update(workflows.UpdateProfile, validProfile())
+	h.at += 5 * time.Minute
+	h.env.RegisterDelayedCallback(func() { mu.Lock(); down = false; mu.Unlock() }, h.at)
+	retry := h.update(workflows.UpdateRetry, workflows.StepInput{Step: onramp.StepProfile})
+	again := h.update(workflows.UpdateRetry, workflows.StepInput{Step: onramp.StepProfile})
+	h.run(workflows.OnboardingInput{})
+
+	p := mustAccepted(t, "profile", sub)
+	s := p.Step(onramp.StepProfile)
+	if s.Status != onramp.StatusStuck || !strings.Contains(s.LastError, "connection refused") || s.Attempts != 1 {
+		t.Fatalf("after failing save: %s attempts=%d last error %q", s.Status, s.Attempts, s.LastError)
+	}
+	p = mustAccepted(t, "retry", retry)
+	if s := p.Step(onramp.StepProfile); s.Status != onramp.StatusDone || s.Attempts != 2 || s.LastError != "" {
+		t.Fatalf("after retry: %s attempts=%d last error %q", s.Status, s.Attempts, s.LastError)
+	}
+	mustRejected(t, "second retry", again, onramp.ECONFLICT, "Nothing to retry")
+	// The stuck transition was recorded (alerting admins), and then the profile itself.
+	var stuck, saved bool
+	for _, r := range h.rec.records {
+		for _, tr := range r.Transitions {
+			stuck = stuck || (tr.Step.Key == onramp.StepProfile && tr.Step.Status == onramp.StatusStuck)
+		}
+		saved = saved || r.Profile != nil
+	}
+	if !stuck || !saved {
+		t.Errorf("stuck recorded %v, profile saved %v", stuck, saved)
+	}
+}
+
+func TestOnboardingResetStep(t *testing.T) {
+	h := newHarness(t)
+	h.update(workflows.UpdateSignedIn)
+	h.update(workflows.UpdateProfile, validProfile())
+	reset := h.update(workflows.UpdateResetStep, workflows.StepInput{Step: onramp.StepProfile})
+	h.run(workflows.OnboardingInput{})
+	p := mustAccepted(t, "reset", reset)
+	if s := p.Step(onramp.StepProfile); s.Status != onramp.StatusPending || s.CompletedAt != nil {
+		t.Fatalf("after reset: %s completed %v", s.Status, s.CompletedAt)
+	}
+	if p.CurrentStep != onramp.StepCalendar {
+		t.Errorf("current step %s", p.CurrentStep)
+	}
+}
+
+func TestOnboardingTimeZoneCheck(t *testing.T) {
+	t.Run("MismatchAfterCalendarConnects", func(t *testing.T) {
+		h := newHarness(t)
+		av := h.update(workflows.UpdateAvailability, onramp.DefaultAvailability("Europe/Paris"))
+		h.signal(workflows.SignalCalendarConnected, workflows.CalendarConnected{Provider: "google", TimeZone: "America/New_York"})
+		var after onramp.Progress
+		h.env.RegisterDelayedCallback(func() { after = h.progress() }, h.at+time.Minute)
+		h.run(workflows.OnboardingInput{})
+		if p := mustAccepted(t, "availability", av); p.TimeZoneCheck != onramp.TZUnverified {
+			t.Fatalf("before calendar: %s", p.TimeZoneCheck)
+		}
+		if after.TimeZoneCheck != onramp.TZMismatch || !strings.Contains(after.Step(onramp.StepAvailability).Message, "America/New_York") {
+			t.Fatalf("after calendar: %s %q", after.TimeZoneCheck, after.Step(onramp.StepAvailability).Message)
+		}
+		if after.Step(onramp.StepCalendar).Status != onramp.StatusDone {
+			t.Errorf("calendar step %s", after.Step(onramp.StepCalendar).Status)
+		}
+	})
+	t.Run("MatchWhenCalendarKnown", func(t *testing.T) {
+		h := newHarness(t)
+		h.signal(workflows.SignalCalendarConnected, workflows.CalendarConnected{Provider: "microsoft", TimeZone: "Europe/Paris"})
+		av := h.update(workflows.UpdateAvailability, onramp.DefaultAvailability("Europe/Paris"))
+		h.run(workflows.OnboardingInput{})
+		if p := mustAccepted(t, "availability", av); p.TimeZoneCheck != onramp.TZMatch || p.Step(onramp.StepAvailability).Message != "" {
+			t.Fatalf("check %s message %q", p.TimeZoneCheck, p.Step(onramp.StepAvailability).Message)
+		}
+	})
+}
+
+func TestOnboardingSalesforceOrgWide(t *testing.T) {
+	h := newHarness(t)
+	var p onramp.Progress
+	h.env.RegisterDelayedCallback(func() { p = h.progress() }, time.Minute)
+	h.run(workflows.OnboardingInput{OrgID: "o", RepID: "r", SalesforceOrgWide: true})
+	if s := p.Step(onramp.StepCRM); s.Status != onramp.StatusSkipped || s.Required {
+		t.Fatalf("crm %s required=%v", s.Status, s.Required)
+	}
+}
+
+func TestOnboardingRequiredByOrg(t *testing.T) {
+	h := newHarness(t)
+	skip := h.update(workflows.UpdateSkip, workflows.StepInput{Step: onramp.StepCalendar})
+	h.run(workflows.OnboardingInput{OrgID: "o", RepID: "r", RequiredSteps: append([]onramp.StepKey{onramp.StepCalendar}, onramp.DefaultRequiredSteps...)})
+	mustRejected(t, "skip calendar", skip, onramp.EINVALID, "cannot be skipped")
+}
