@@ -1,0 +1,185 @@
+// Onramp: helpers shared by every page (no framework, no build step).
+// window.Onramp.api      fetch JSON with the CSRF header; rejects with {code, message, fields, status}
+// window.Onramp.showErrors / clearErrors   form error display ([data-error-for], .form-error)
+// window.Onramp.events   subscribe to the server-sent onboarding events
+(function () {
+  'use strict';
+
+  var STATUS_LABELS = {
+    pending: 'Pending',
+    in_progress: 'In progress',
+    done: 'Done',
+    skipped: 'Skipped',
+    needs_action: 'Needs action',
+    stuck: 'Stuck'
+  };
+
+  function statusLabel(s) {
+    if (!s) return 'Pending';
+    return STATUS_LABELS[s] || String(s).replace(/_/g, ' ');
+  }
+
+  function csrfToken() {
+    var m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.getAttribute('content') : '';
+  }
+
+  // api(method, url, body) → Promise of the decoded JSON body (or null).
+  // body may be FormData (sent as multipart) or any JSON-able value.
+  function api(method, url, body) {
+    var opts = { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (method !== 'GET' && method !== 'HEAD') opts.headers['X-CSRF-Token'] = csrfToken();
+    if (typeof FormData !== 'undefined' && body instanceof FormData) {
+      opts.body = body;
+    } else if (body !== undefined) {
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(url, opts).then(function (res) {
+      return res.text().then(function (text) {
+        var data = null;
+        if (text) {
+          try { data = JSON.parse(text); } catch (e) { data = null; }
+        }
+        if (!res.ok) {
+          var err = data && data.code ? data : { code: 'http_' + res.status, message: fallbackMessage(res.status) };
+          err.status = res.status;
+          throw err;
+        }
+        return data;
+      });
+    }, function () {
+      throw { code: 'network', message: 'Could not reach the server. Check your connection and try again.' };
+    });
+  }
+
+  function fallbackMessage(status) {
+    if (status === 401) return 'Your session has expired. Sign in again.';
+    if (status === 403) return 'You are not allowed to do this. Reload the page and try again.';
+    if (status === 413) return 'That file is too large.';
+    if (status === 503) return 'The service is busy. Try again in a moment.';
+    return 'Something went wrong (' + status + '). Try again.';
+  }
+
+  function cssEscape(s) {
+    if (window.CSS && CSS.escape) return CSS.escape(s);
+    return String(s).replace(/["\\]/g, '\\$&');
+  }
+
+  function clearErrors(root) {
+    root.querySelectorAll('[data-error-for]').forEach(function (el) { el.textContent = ''; });
+    root.querySelectorAll('[aria-invalid="true"]').forEach(function (el) { el.removeAttribute('aria-invalid'); });
+    root.querySelectorAll('.has-error').forEach(function (el) { el.classList.remove('has-error'); });
+    var summary = root.querySelector('.form-error');
+    if (summary) summary.textContent = '';
+  }
+
+  // showErrors puts err.message in the form's summary and each of
+  // err.fields next to its field; fields without a place go to the summary.
+  function showErrors(root, err) {
+    clearErrors(root);
+    var summary = root.querySelector('.form-error');
+    var extra = [];
+    var fields = (err && err.fields) || {};
+    var firstInvalid = null;
+    Object.keys(fields).forEach(function (key) {
+      var el = root.querySelector('[data-error-for="' + cssEscape(key) + '"]');
+      if (!el) { extra.push(fields[key]); return; }
+      el.textContent = fields[key];
+      var input = root.querySelector('[name="' + cssEscape(key) + '"]') || root.querySelector('[data-field="' + cssEscape(key) + '"]');
+      if (input) {
+        if (/^(INPUT|SELECT|TEXTAREA)$/.test(input.tagName)) input.setAttribute('aria-invalid', 'true');
+        input.classList.add('has-error');
+        if (!firstInvalid) firstInvalid = input;
+      }
+    });
+    if (summary) {
+      var msg = (err && err.message) || 'Something went wrong. Try again.';
+      if (extra.length) msg += ' ' + extra.join(' ');
+      summary.textContent = msg;
+    }
+    if (firstInvalid && firstInvalid.focus && /^(INPUT|SELECT|TEXTAREA)$/.test(firstInvalid.tagName)) firstInvalid.focus();
+    else if (summary) { summary.setAttribute('tabindex', '-1'); summary.focus(); }
+  }
+
+  function setBusy(button, busy) {
+    if (!button) return;
+    if (busy) {
+      button.dataset.label = button.dataset.label || button.textContent;
+      button.disabled = true;
+      button.setAttribute('aria-busy', 'true');
+      button.textContent = 'Saving…';
+    } else {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+      if (button.dataset.label) button.textContent = button.dataset.label;
+    }
+  }
+
+  // events(handler) opens the SSE stream and calls handler(type, event)
+  // for every onboarding.* event. Returns the EventSource (or null).
+  var EVENT_TYPES = ['onboarding.step', 'onboarding.finished', 'onboarding.stuck'];
+  function events(handler) {
+    if (!window.EventSource) return null;
+    var es = new EventSource('/api/v1/events');
+    EVENT_TYPES.forEach(function (t) {
+      es.addEventListener(t, function (ev) {
+        var data = null;
+        try { data = JSON.parse(ev.data); } catch (e) { data = null; }
+        handler(t, data || {});
+      });
+    });
+    return es;
+  }
+
+  function relativeTime(date) {
+    var d = (Date.now() - date.getTime()) / 1000;
+    if (isNaN(d)) return '—';
+    if (d < 60) return 'just now';
+    function plural(n, unit) { return n === 1 ? '1 ' + unit + ' ago' : n + ' ' + unit + 's ago'; }
+    if (d < 3600) return plural(Math.floor(d / 60), 'minute');
+    if (d < 86400) return plural(Math.floor(d / 3600), 'hour');
+    return plural(Math.floor(d / 86400), 'day');
+  }
+
+  function refreshRelativeTimes() {
+    document.querySelectorAll('time[data-relative]').forEach(function (t) {
+      var dt = t.getAttribute('datetime');
+      if (dt) t.textContent = relativeTime(new Date(dt));
+    });
+  }
+
+  // flash shows a message now, or on the next page when next is true.
+  function flash(msg, next) {
+    if (next) {
+      try { sessionStorage.setItem('onramp.flash', msg); } catch (e) { /* private mode */ }
+      return;
+    }
+    var el = document.getElementById('flash');
+    if (!el) return;
+    el.textContent = msg;
+    el.classList.add('is-visible');
+    clearTimeout(flash.timer);
+    flash.timer = setTimeout(function () { el.classList.remove('is-visible'); el.textContent = ''; }, 6000);
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    var msg = null;
+    try { msg = sessionStorage.getItem('onramp.flash'); sessionStorage.removeItem('onramp.flash'); } catch (e) { msg = null; }
+    if (msg) flash(msg);
+    if (document.querySelector('time[data-relative]')) setInterval(refreshRelativeTimes, 30000);
+  });
+
+  window.Onramp = {
+    api: api,
+    csrfToken: csrfToken,
+    statusLabel: statusLabel,
+    clearErrors: clearErrors,
+    showErrors: showErrors,
+    setBusy: setBusy,
+    events: events,
+    relativeTime: relativeTime,
+    refreshRelativeTimes: refreshRelativeTimes,
+    flash: flash
+  };
+})();
