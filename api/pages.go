@@ -1,0 +1,131 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/web"
+)
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// renderPage renders a page, or a plain error when the template fails.
+func (s *Server) renderPage(c *gin.Context, status int, page string, data any) {
+	var buf bytes.Buffer
+	if err := s.pages.Render(&buf, page, data); err != nil {
+		s.log.Error("render page", "page", page, "err", err)
+		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("Internal error."))
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+func (s *Server) base(c *gin.Context, title string) web.Base {
+	b := web.Base{Title: title, Dev: s.Dev}
+	if sess := sessionOf(c); sess != nil {
+		b.User, b.CSRFToken = &sess.User, sess.CSRFToken
+	}
+	return b
+}
+
+func (s *Server) errorPage(c *gin.Context, status int, e ErrorResponse) web.ErrorPage {
+	return web.ErrorPage{Base: s.base(c, "Error"), Status: status, Code: e.Code, Message: e.Message}
+}
+
+// home sends each role to its page.
+func (s *Server) home(c *gin.Context) {
+	c.Redirect(http.StatusSeeOther, homeOf(userOf(c)))
+}
+
+// wizardPage is GET /wizard and /wizard/:step.
+func (s *Server) wizardPage(c *gin.Context) {
+	u := userOf(c)
+	ctx := c.Request.Context()
+	p, err := s.Onboarding.Progress(ctx, u.OrgID, u.ID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if st := p.Step(onramp.StepAccount); st != nil && st.Status != onramp.StatusDone && !p.Finished {
+		// Signed in: the account step is done (if sign-in could not tell the workflow).
+		if p, err = s.Onboarding.SignedIn(ctx, u.OrgID, u.ID); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	key := c.Param("step")
+	if key == "" {
+		c.Redirect(http.StatusSeeOther, "/wizard/"+string(p.CurrentStep))
+		return
+	}
+	step, err := onramp.ParseStepKey(key)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	set, err := s.loadSettings(ctx, u)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.renderPage(c, http.StatusOK, "wizard", web.WizardPage{
+		Base: s.base(c, step.Info().Title), Progress: *p, Step: *p.Step(step), LearningLinks: web.LearningLinks,
+		Settings: web.Settings{
+			Profile: set.Profile, PhotoURL: set.PhotoURL, TitleSuggestions: set.TitleSuggestions,
+			Availability: set.Availability, Weekdays: onramp.Weekdays,
+			Notifications: set.Notifications, Streams: set.Streams, Sounds: set.Sounds, Browser: set.Browser,
+		},
+	})
+}
+
+// adminPage is GET /admin: the org's reps from the projection.
+func (s *Server) adminPage(c *gin.Context) {
+	reps, err := s.Users.ListReps(c.Request.Context(), userOf(c).OrgID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.renderPage(c, http.StatusOK, "admin", web.AdminPage{Base: s.base(c, "Reps"), Reps: reps})
+}
+
+// adminRepPage is GET /admin/reps/:rep.
+func (s *Server) adminRepPage(c *gin.Context) {
+	u := userOf(c)
+	ctx := c.Request.Context()
+	rep, err := s.Users.FindUser(ctx, u.OrgID, c.Param("rep"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	p, err := s.Store.Progress(ctx, u.OrgID, rep.ID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	ev, err := s.Store.StepEvents(ctx, u.OrgID, rep.ID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.renderPage(c, http.StatusOK, "admin_rep", web.AdminRepPage{Base: s.base(c, rep.Name), Rep: *rep, Progress: *p, Events: ev})
+}
+
+// supportPage is GET /support: stuck steps.
+func (s *Server) supportPage(c *gin.Context) {
+	stuck, err := s.stuckReps(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.renderPage(c, http.StatusOK, "support", web.SupportPage{Base: s.base(c, "Support"), Stuck: stuck})
+}

@@ -1,0 +1,100 @@
+// Package api is Onramp's HTTP surface: the JSON API under /api/v1, the
+// server-rendered pages, SSE streams and health checks, on Gin. Handlers are
+// thin: bind, validate, one service or workflow-client call, respond.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/web"
+	"github.com/onramp/onramp/workflows"
+)
+
+// Onboarding is what the API needs of the onboarding workflow
+// (workflows.Client implements it).
+type Onboarding interface {
+	CreateRep(ctx context.Context, org *onramp.Org, nu onramp.NewUser) (*onramp.User, error)
+	Progress(ctx context.Context, orgID, repID string) (*onramp.Progress, error)
+	SignedIn(ctx context.Context, orgID, repID string) (*onramp.Progress, error)
+	SubmitProfile(ctx context.Context, orgID, repID string, p onramp.Profile) (*onramp.Progress, error)
+	SubmitAvailability(ctx context.Context, orgID, repID string, av onramp.Availability) (*onramp.Progress, error)
+	SubmitNotifications(ctx context.Context, orgID, repID string, n onramp.NotificationPrefs) (*onramp.Progress, error)
+	SubmitBrowser(ctx context.Context, orgID, repID string, b onramp.BrowserPermissions) (*onramp.Progress, error)
+	Skip(ctx context.Context, orgID, repID string, step onramp.StepKey) (*onramp.Progress, error)
+	Finish(ctx context.Context, orgID, repID string) (*onramp.Progress, error)
+	Retry(ctx context.Context, orgID, repID string, step onramp.StepKey) (*onramp.Progress, error)
+	ResetStep(ctx context.Context, orgID, repID string, step onramp.StepKey) (*onramp.Progress, error)
+}
+
+var _ Onboarding = (*workflows.Client)(nil)
+
+// Check is one readiness check (Postgres, Redis, Temporal).
+type Check struct {
+	Name string
+	Ping func(ctx context.Context) error
+}
+
+// Config is the API's construction. Every field but Log and the flags is required.
+type Config struct {
+	Users      onramp.UserService
+	Store      onramp.OnboardingStore
+	Onboarding Onboarding
+	Bus        onramp.EventBus
+	Limiter    onramp.RateLimiter
+	Checks     []Check
+	Log        *slog.Logger
+	// Dev relaxes cookies to work on plain http://localhost.
+	Dev bool
+	// SessionTTL is how long a session lasts (default 12h).
+	SessionTTL time.Duration
+}
+
+// Server is the HTTP API and pages.
+type Server struct {
+	Config
+	log    *slog.Logger
+	pages  *web.Renderer
+	router *gin.Engine
+}
+
+// New builds the server and its routes.
+func New(cfg Config) (*Server, error) {
+	pages, err := web.New()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Config: cfg, log: cfg.Log, pages: pages}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.SessionTTL == 0 {
+		s.SessionTTL = 12 * time.Hour
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s.router = gin.New()
+	s.router.HandleMethodNotAllowed = true
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves the API and pages.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// HTTPServer wraps the handler in an http.Server with timeouts. The write
+// timeout is left to handlers: SSE streams stay open.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
