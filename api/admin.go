@@ -12,6 +12,9 @@ import (
 type createRepRequest struct {
 	Email string `json:"email"`
 	Name  string `json:"name"`
+	// Password is optional: an initial password for the rep (until email
+	// invitations exist, it is how an admin lets a new rep sign in).
+	Password string `json:"password"`
 }
 
 // createRep is POST /api/v1/admin/reps: creates the rep and starts their
@@ -24,7 +27,7 @@ func (s *Server) createRep(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	admin := userOf(c)
-	nu := onramp.NewUser{OrgID: admin.OrgID, Email: req.Email, Name: req.Name, Role: onramp.RoleRep}
+	nu := onramp.NewUser{OrgID: admin.OrgID, Email: req.Email, Name: req.Name, Role: onramp.RoleRep, Password: req.Password}
 	if err := nu.Validate(); err != nil {
 		fail(c, err)
 		return
