@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // setting is one environment variable with its default and meaning.
@@ -30,6 +31,7 @@ var settings = []setting{
 	{"ONRAMP_ADDR", ":8080", "HTTP listen address", false},
 	{"ONRAMP_BASE_URL", "http://localhost:8080", "public URL (links, OAuth redirects)", false},
 	{"ONRAMP_SECRET_KEY", "", "base64 of 32 bytes: encrypts OAuth tokens at rest; required by serve and worker (dev keeps one in ONRAMP_DATA_DIR)", true},
+	{"ONRAMP_TEMPORAL_TIMEOUT", "15s", "deadline of each API call into Temporal; past it the API answers 503", false},
 	{"ONRAMP_DATA_DIR", ".data", "dev: Temporal's SQLite file, the dev secret key, the lock", false},
 	{"ONRAMP_TEMPORAL_PORT", "7233", "dev: port of the in-process Temporal frontend (0 = any free port)", false},
 	{"ONRAMP_REDIS_PREFIX", "onramp", "prefix of Redis keys and channels", false},
@@ -45,6 +47,7 @@ type config struct {
 	SecretKey                        []byte
 	DataDir                          string
 	TemporalPort                     int
+	TemporalTimeout                  time.Duration
 	RedisPrefix, LogFormat, LogLevel string
 }
 
@@ -72,6 +75,9 @@ func loadConfig(getenv func(string) string, dev bool) (*config, error) {
 	var err error
 	if c.TemporalPort, err = strconv.Atoi(get("ONRAMP_TEMPORAL_PORT")); err != nil || c.TemporalPort < 0 || c.TemporalPort > 65535 {
 		return nil, fmt.Errorf("ONRAMP_TEMPORAL_PORT: not a port: %q", get("ONRAMP_TEMPORAL_PORT"))
+	}
+	if c.TemporalTimeout, err = time.ParseDuration(get("ONRAMP_TEMPORAL_TIMEOUT")); err != nil || c.TemporalTimeout <= 0 {
+		return nil, fmt.Errorf("ONRAMP_TEMPORAL_TIMEOUT: want a positive duration such as 15s, got %q", get("ONRAMP_TEMPORAL_TIMEOUT"))
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("ONRAMP_BASE_URL: want an http(s) URL, got %q", c.BaseURL)

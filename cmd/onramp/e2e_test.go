@@ -507,3 +507,89 @@ func TestRestartResume(t *testing.T) {
 		t.Fatalf("after restart and one more step: %s", statuses(p))
 	}
 }
+
+// TestStuckRetry: when saving a step keeps failing, the step becomes stuck
+// (the admins are alerted), support sees it with the error, and their retry
+// completes it once the cause is gone.
+func TestStuckRetry(t *testing.T) {
+	e := newEnv(t)
+	dev := mustStart(t, e, "dev")
+	admin := mustLogin(t, dev.Base, adminEmail, demoPassword)
+	repUser := mustCreateRep(t, admin, "stuck@example.com")
+	rep := mustLogin(t, dev.Base, "stuck@example.com", "correct-horse-battery")
+	d := mustDeps(t, e)
+	exec := func(sql string) {
+		if _, err := d.db.Pool().Exec(context.Background(), sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	rdb, err := redisbus.Open(context.Background(), "redis://127.0.0.1:6379/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	bus := redisbus.New(rdb, e["ONRAMP_REDIS_PREFIX"])
+	defer bus.Close()
+	sub, err := bus.Subscribe(context.Background(), repUser.OrgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+
+	exec("ALTER TABLE profiles RENAME TO profiles_away") // every profile write fails
+	r := rep.submitProfile("Kath", "Johnson", "Expert", "me.png", pngBytes(t, 40, 40))
+	var p onramp.Progress
+	_ = json.Unmarshal(r.Body, &p)
+	if r.Status != http.StatusAccepted || p.Step(onramp.StepProfile).Status != onramp.StatusStuck {
+		t.Fatalf("profile with a failing store: %d %s", r.Status, r.Body)
+	}
+	if le := p.Step(onramp.StepProfile).LastError; !strings.Contains(le, "profiles") {
+		t.Errorf("last error %q does not say what failed", le)
+	}
+	waitFor(t, "onboarding.stuck alert on Redis", 10*time.Second, func() bool {
+		select {
+		case ev := <-sub.C():
+			return ev.Type == onramp.EventStepStuck && ev.RepID == repUser.ID
+		default:
+			return false
+		}
+	})
+
+	support := mustLogin(t, dev.Base, "support@demo.onramp.test", demoPassword)
+	var stuck []onramp.RepSummary
+	support.mustDo("GET", "/api/v1/support/stuck", nil, &stuck)
+	if len(stuck) != 1 || stuck[0].ID != repUser.ID || len(stuck[0].StuckSteps) != 1 || stuck[0].StuckSteps[0] != onramp.StepProfile {
+		t.Fatalf("support sees %+v", stuck)
+	}
+	page := support.raw("GET", "/support", nil, "", nil)
+	if page.Status != http.StatusOK || !strings.Contains(string(page.Body), "Test Rep") {
+		t.Errorf("support page: %d, rep not listed", page.Status)
+	}
+	// Retrying while the cause is still there leaves it stuck.
+	if st := support.mustDo("POST", "/api/v1/support/reps/"+repUser.ID+"/steps/profile/retry", nil, &p); st != http.StatusOK || p.Step(onramp.StepProfile).Status != onramp.StatusStuck {
+		t.Fatalf("retry while broken: %d %s", st, statuses(p))
+	}
+
+	exec("ALTER TABLE profiles_away RENAME TO profiles")
+	if st := support.mustDo("POST", "/api/v1/support/reps/"+repUser.ID+"/steps/profile/retry", nil, &p); st != http.StatusOK {
+		t.Fatalf("retry: %d", st)
+	}
+	if s := p.Step(onramp.StepProfile); s.Status != onramp.StatusDone || s.Attempts != 3 {
+		t.Fatalf("after retry: %s attempts %d", s.Status, s.Attempts)
+	}
+	var settings struct{ Profile onramp.Profile }
+	rep.mustDo("GET", "/api/v1/reps/me/settings", nil, &settings)
+	if settings.Profile.FirstName != "Kath" {
+		t.Errorf("profile not saved by the retry: %+v", settings.Profile)
+	}
+	var audits int
+	if err := d.db.Pool().QueryRow(context.Background(), "SELECT count(*) FROM audit_log WHERE action = 'step.retry' AND target = $1", repUser.ID).Scan(&audits); err != nil || audits != 2 {
+		t.Errorf("audit rows for retry: %d %v", audits, err)
+	}
+
+	// Admin reset: the done step goes back to pending.
+	if st := admin.mustDo("POST", "/api/v1/admin/reps/"+repUser.ID+"/steps/profile/reset", nil, &p); st != http.StatusOK || p.Step(onramp.StepProfile).Status != onramp.StatusPending {
+		t.Fatalf("reset: %d %s", st, statuses(p))
+	}
+}
