@@ -135,13 +135,13 @@ func redact(raw string) string {
 
 func printSettings(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Environment:")
+	fmt.Fprintln(tw, "Environment (name, default, meaning):")
 	for _, s := range settings {
 		def := s.def
 		if def == "" {
 			def = "(none)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\tdefault %s\n", s.env, s.help, def)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.env, def, s.help)
 	}
 	tw.Flush()
 }
