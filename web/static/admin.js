@@ -77,12 +77,12 @@
     invite.addEventListener('submit', function (e) {
       e.preventDefault();
       var button = document.getElementById('invite-submit');
-      var body = { name: invite.elements.name.value.trim(), email: invite.elements.email.value.trim() };
+      var body = { name: document.getElementById('invite-name').value.trim(), email: document.getElementById('invite-email').value.trim() };
       O.clearErrors(invite);
       O.setBusy(button, true);
       O.api('POST', '/api/v1/admin/reps', body).then(function () {
         O.flash('Invitation sent to ' + body.email + '.', true);
-        window.location.reload();
+        O.navigate(window.location.href);
       }, function (err) {
         O.setBusy(button, false);
         O.showErrors(invite, err);
@@ -103,7 +103,7 @@
         O.setBusy(b, true);
         O.api('POST', '/api/v1/admin/reps/' + encodeURIComponent(repID) + '/steps/' + encodeURIComponent(step) + '/reset', {}).then(function () {
           O.flash('Step “' + stepTitle(step) + '” was reset.', true);
-          window.location.reload();
+          O.navigate(window.location.href);
         }, function (err) {
           O.setBusy(b, false);
           errBox.textContent = err.message || 'Could not reset the step.';

@@ -170,8 +170,12 @@
     if (document.querySelector('time[data-relative]')) setInterval(refreshRelativeTimes, 30000);
   });
 
+  // navigate goes to url (one place, so tests can watch it).
+  function navigate(url) { window.location.assign(url); }
+
   window.Onramp = {
     api: api,
+    navigate: function (url) { navigate(url); },
     csrfToken: csrfToken,
     statusLabel: statusLabel,
     clearErrors: clearErrors,

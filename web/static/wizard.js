@@ -60,7 +60,7 @@
       return;
     }
     O.flash(msg, true);
-    window.location.assign('/wizard/' + encodeURIComponent(next));
+    O.navigate('/wizard/' + encodeURIComponent(next));
   }
 
   // submit runs send() with the button busy and errors shown in root.
@@ -73,7 +73,7 @@
     }, function (err) {
       O.setBusy(button, false);
       O.showErrors(root, err);
-      if (err && err.status === 401) window.location.assign('/login?next=' + encodeURIComponent(location.pathname));
+      if (err && err.status === 401) O.navigate('/login?next=' + encodeURIComponent(location.pathname));
       throw err;
     });
   }
@@ -427,7 +427,7 @@
         applyProgress(p);
         if (p && p.finished) {
           O.flash('You\'re all set!', true);
-          window.location.assign('/wizard/finish');
+          O.navigate('/wizard/finish');
         }
       }, ignore);
     });
