@@ -215,7 +215,10 @@
       availForm.querySelectorAll('[data-day]').forEach(function (day) {
         var ivs = [];
         day.querySelectorAll('[data-range]').forEach(function (r) {
-          ivs.push({ start: r.querySelector('[data-start]').value, end: r.querySelector('[data-end]').value });
+          var endIn = r.querySelector('[data-end]');
+          // A time input cannot show "24:00" (end of day): keep the saved value.
+          var end = endIn.value || (endIn.getAttribute('data-saved') === '24:00' ? '24:00' : '');
+          ivs.push({ start: r.querySelector('[data-start]').value, end: end });
         });
         weekly[day.getAttribute('data-day')] = ivs;
       });
