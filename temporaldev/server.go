@@ -151,7 +151,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithLogger(serverLogger{l: logger.With("component", "temporal"), gate: &s.logGate}),
+		temporal.WithLogger(serverLogger{l: logger, gate: &s.logGate}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)

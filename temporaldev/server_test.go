@@ -300,6 +300,43 @@ func TestFileRestart(t *testing.T) {
 	})
 }
 
+// BenchmarkStart starts and stops a server: in memory, on a new file, and on
+// an existing file. In-process restarts reuse the SQLite connection the
+// server's plugin keeps for the life of the process.
+func BenchmarkStart(b *testing.B) {
+	ctx := context.Background()
+	startStop := func(b *testing.B, o Options) {
+		s, err := Start(ctx, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		defer b.StartTimer()
+		if err := s.Stop(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("memory", func(b *testing.B) {
+		for range b.N {
+			startStop(b, Options{})
+		}
+	})
+	b.Run("file-new", func(b *testing.B) {
+		for range b.N {
+			startStop(b, Options{DataDir: b.TempDir()})
+		}
+	})
+	b.Run("file-existing", func(b *testing.B) {
+		dir := b.TempDir()
+		startStop(b, Options{DataDir: dir})
+		b.ResetTimer()
+		b.StartTimer()
+		for range b.N {
+			startStop(b, Options{DataDir: dir})
+		}
+	})
+}
+
 // BenchmarkNoopWorkflows starts N no-op workflows at once on a file-backed
 // server and waits for all of them, with the default pragmas (WAL,
 // synchronous=normal) and with SQLite's own defaults.
