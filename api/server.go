@@ -86,14 +86,14 @@ func New(cfg Config) (*Server, error) {
 // ServeHTTP serves the API and pages.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
 
-// HTTPServer wraps the handler in an http.Server with timeouts. The write
-// timeout is left to handlers: SSE streams stay open.
+// HTTPServer wraps the handler in an http.Server with timeouts. There is no
+// ReadTimeout or WriteTimeout: they would cut SSE streams; bodies are capped
+// by size per route instead.
 func (s *Server) HTTPServer(addr string) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}

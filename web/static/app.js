@@ -122,6 +122,9 @@
   function events(handler) {
     if (!window.EventSource) return null;
     var es = new EventSource('/api/v1/events');
+    // Close the stream when the page goes away: browsers allow only a few
+    // connections per host, and a lingering stream would hold one.
+    window.addEventListener('pagehide', function () { es.close(); });
     EVENT_TYPES.forEach(function (t) {
       es.addEventListener(t, function (ev) {
         var data = null;
