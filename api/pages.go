@@ -127,5 +127,13 @@ func (s *Server) supportPage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	s.renderPage(c, http.StatusOK, "support", web.SupportPage{Base: s.base(c, "Support"), Stuck: stuck})
+	// Attempts and the last error of each stuck step, from the projection.
+	details := make(map[string]*onramp.Progress, len(stuck))
+	for _, r := range stuck {
+		if details[r.ID], err = s.Store.Progress(c.Request.Context(), r.OrgID, r.ID); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	s.renderPage(c, http.StatusOK, "support", web.SupportPage{Base: s.base(c, "Support"), Stuck: stuck, Details: details})
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"flag"
 	"hash/crc32"
+	"html"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -544,7 +545,8 @@ func TestStuckRetry(t *testing.T) {
 	if r.Status != http.StatusAccepted || p.Step(onramp.StepProfile).Status != onramp.StatusStuck {
 		t.Fatalf("profile with a failing store: %d %s", r.Status, r.Body)
 	}
-	if le := p.Step(onramp.StepProfile).LastError; !strings.Contains(le, "profiles") {
+	le := p.Step(onramp.StepProfile).LastError
+	if !strings.Contains(le, "profiles") {
 		t.Errorf("last error %q does not say what failed", le)
 	}
 	waitFor(t, "onboarding.stuck alert on Redis", 10*time.Second, func() bool {
@@ -563,8 +565,8 @@ func TestStuckRetry(t *testing.T) {
 		t.Fatalf("support sees %+v", stuck)
 	}
 	page := support.raw("GET", "/support", nil, "", nil)
-	if page.Status != http.StatusOK || !strings.Contains(string(page.Body), "Test Rep") {
-		t.Errorf("support page: %d, rep not listed", page.Status)
+	if page.Status != http.StatusOK || !strings.Contains(string(page.Body), "Test Rep") || !strings.Contains(string(page.Body), html.EscapeString(le)) {
+		t.Errorf("support page: %d, rep or the provider's error %q not shown", page.Status, le)
 	}
 	// Retrying while the cause is still there leaves it stuck.
 	if st := support.mustDo("POST", "/api/v1/support/reps/"+repUser.ID+"/steps/profile/retry", nil, &p); st != http.StatusOK || p.Step(onramp.StepProfile).Status != onramp.StatusStuck {

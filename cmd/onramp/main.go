@@ -205,6 +205,24 @@ func (d *deps) api(cfg *config, log *slog.Logger, dev bool) (*api.Server, error)
 	})
 }
 
+// cleanSessions deletes expired sessions now and then, until ctx ends.
+func cleanSessions(ctx context.Context, d *deps, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := d.users.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("delete expired sessions", "err", err)
+		} else if n > 0 {
+			log.Info("deleted expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // serveHTTP serves h on ln until ctx ends, then shuts down gracefully.
 func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
 	errc := make(chan error, 1)
@@ -251,6 +269,7 @@ func runServe(ctx context.Context, cfg *config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	go cleanSessions(ctx, d, log)
 	log.Info("serving", "addr", ln.Addr().String(), "temporal", cfg.TemporalAddress, "postgres", redact(cfg.DatabaseURL))
 	return serveHTTP(ctx, s.HTTPServer(cfg.Addr), ln, log)
 }
@@ -304,6 +323,7 @@ func runDev(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer
 	if err != nil {
 		return err
 	}
+	go cleanSessions(ctx, d, log)
 	base := "http://" + displayAddr(ln.Addr())
 	fmt.Fprintf(stdout, "\nOnramp dev is running on %s\n", base)
 	fmt.Fprintf(stdout, "  sign in:   %s/login\n  Temporal:  %s (namespace %s; data in %s)\n", base, ts.FrontendHostPort(), cfg.TemporalNS, cfg.DataDir)
