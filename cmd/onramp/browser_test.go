@@ -130,7 +130,7 @@ func TestWizardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-error-for="buffer_minutes"]:not(:empty)`)),
 		status(onramp.StepAvailability, onramp.StatusPending),
 	)
-	if msg := get(chromedp.Text(chromedp.CSS(`[data-error-for="buffer_minutes"]`))); !strings.Contains(msg, "Buffer") {
+	if msg := get(chromedp.Text(chromedp.CSS(`[data-error-for="buffer_minutes"]`))); !strings.Contains(msg, "between 0 and 240 minutes") {
 		t.Errorf("buffer error shown: %q", msg)
 	}
 	step("05-availability",

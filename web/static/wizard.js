@@ -201,7 +201,9 @@
 
     function minutes(id, label, errors) {
       var v = document.getElementById(id).value.trim();
-      if (!/^\d+$/.test(v)) {
+      // Ranges are the server's to check (one source of truth); here only
+      // that it is a number at all.
+      if (!/^-?\d+$/.test(v)) {
         errors[id] = label + ' must be a whole number of minutes.';
         return 0;
       }
