@@ -2,10 +2,205 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
+// loadgenOptions are the flags of `onramp loadgen onboarding`.
+type loadgenOptions struct {
+	URL       string        // base URL of a running onramp dev (or serve)
+	Temporal  string        // Temporal frontend of that system
+	Namespace string        // Temporal namespace
+	N, C      int           // reps, concurrency
+	Admin     string        // admin email
+	Password  string        // admin password
+	JSON      bool          // print the report as JSON instead of a table
+	Timeout   time.Duration // per request / per Update
+	Deadline  time.Duration // the whole run
+}
+
+const loadgenUsage = `Usage: onramp loadgen onboarding [flags]
+
+N reps go through the built onboarding steps concurrently through the HTTP API
+of a running onramp dev; then, in the same run and on the same Temporal server,
+a bare workflow (worker inside loadgen) takes the same number of Updates.
+Reports onboardings/s, p50/p99 per step request and Onramp's rate as a percent
+of the bare rate (target >= 80%). Traffic goes only to the given loopback
+addresses; the run is bounded by -n and -deadline.
+
+Flags:
+`
+
 func runLoadgen(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	return errors.New("loadgen: not built yet")
+	if len(args) == 0 || args[0] != "onboarding" {
+		fmt.Fprint(stdout, loadgenUsage)
+		if len(args) == 0 {
+			return errors.New("loadgen: name a scenario (onboarding)")
+		}
+		return fmt.Errorf("loadgen: unknown scenario %q (try onboarding)", args[0])
+	}
+	o, err := parseLoadgenFlags(args[1:], getenv, stdout)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Deadline)
+	defer cancel()
+	progress := stdout
+	if o.JSON {
+		progress = io.Discard
+	}
+	rep, err := loadgenOnboarding(ctx, o, progress)
+	if rep != nil {
+		if o.JSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if jerr := enc.Encode(rep); jerr != nil && err == nil {
+				err = jerr
+			}
+		} else {
+			rep.writeTable(stdout)
+		}
+	}
+	return err
+}
+
+func parseLoadgenFlags(args []string, getenv func(string) string, stdout io.Writer) (loadgenOptions, error) {
+	temporalDefault := getenv("TEMPORAL_ADDRESS")
+	if temporalDefault == "" {
+		temporalDefault = "127.0.0.1:7233"
+	}
+	nsDefault := getenv("TEMPORAL_NAMESPACE")
+	if nsDefault == "" {
+		nsDefault = "default"
+	}
+	var o loadgenOptions
+	fs := flag.NewFlagSet("onramp loadgen onboarding", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() { fmt.Fprint(stdout, loadgenUsage); fs.PrintDefaults() }
+	fs.StringVar(&o.URL, "url", "http://localhost:8080", "base URL of the running onramp dev")
+	fs.StringVar(&o.Temporal, "temporal", temporalDefault, "Temporal frontend host:port of that system (default: TEMPORAL_ADDRESS, else 127.0.0.1:7233; `onramp dev` prints it)")
+	fs.StringVar(&o.Namespace, "namespace", nsDefault, "Temporal namespace (default: TEMPORAL_NAMESPACE, else default)")
+	fs.IntVar(&o.N, "n", 200, "number of reps (and of bare workflows)")
+	fs.IntVar(&o.C, "c", 20, "concurrency: reps (bare workflows) in flight at once")
+	fs.StringVar(&o.Admin, "admin", demoUsers[0].email, "admin email")
+	fs.StringVar(&o.Password, "password", demoPassword, "admin password")
+	fs.BoolVar(&o.JSON, "json", false, "print a machine-readable JSON summary instead of the table")
+	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "deadline of each request and each Update")
+	fs.DurationVar(&o.Deadline, "deadline", 20*time.Minute, "deadline of the whole run")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("loadgen: unexpected arguments %q", fs.Args())
+	}
+	switch {
+	case o.N < 1 || o.N > 100000:
+		return o, fmt.Errorf("loadgen: -n must be between 1 and 100000, got %d", o.N)
+	case o.C < 1 || o.C > 1000:
+		return o, fmt.Errorf("loadgen: -c must be between 1 and 1000, got %d", o.C)
+	case o.Timeout <= 0 || o.Deadline <= 0:
+		return o, errors.New("loadgen: -timeout and -deadline must be positive")
+	}
+	o.URL = strings.TrimRight(o.URL, "/")
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return o, fmt.Errorf("loadgen: -url: want http(s)://host:port, got %q", o.URL)
+	}
+	if err := mustBeLoopback("-url", u.Hostname()); err != nil {
+		return o, err
+	}
+	host, _, err := net.SplitHostPort(o.Temporal)
+	if err != nil {
+		return o, fmt.Errorf("loadgen: -temporal: want host:port, got %q", o.Temporal)
+	}
+	if err := mustBeLoopback("-temporal", host); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// mustBeLoopback refuses targets off this machine: loadgen is a benchmark
+// of a local system, never a load tool against someone else's.
+func mustBeLoopback(flagName, host string) error {
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("loadgen: %s must be a loopback address (localhost, 127.0.0.1, ::1), got %q", flagName, host)
+	}
+	return nil
+}
+
+// loadgenOnboarding runs the three phases and returns the report. On an
+// error after some phase ran, the report so far comes back with it.
+func loadgenOnboarding(ctx context.Context, o loadgenOptions, progress io.Writer) (*loadgenReport, error) {
+	r := &loadgenReport{
+		RunID: newRunID(), URL: o.URL, Temporal: o.Temporal, Namespace: o.Namespace,
+		N: o.N, C: o.C, TargetPercent: 80,
+		Notes: []string{
+			"Onramp phase: the onboarding worker runs inside the `onramp dev` process, next to its API and Temporal server.",
+			"Bare phase: the bare workflow's worker runs inside this loadgen process (task queue " + bareTaskQueue + "), against the same Temporal server.",
+			"Not timed: creating the reps, their first sign-in (the account step, one Update each) and starting the bare workflows.",
+		},
+	}
+	fmt.Fprintf(progress, "loadgen %s: %d reps, concurrency %d, Onramp at %s, Temporal at %s\n", r.RunID, o.N, o.C, o.URL, o.Temporal)
+
+	h := newLoadgenHTTP(o)
+	defer h.close()
+	fmt.Fprintf(progress, "setup: signing in as %s, creating %d reps and signing each in...\n", o.Admin, o.N)
+	reps, err := h.setup(ctx, r)
+	if err != nil {
+		return r, fmt.Errorf("loadgen setup: %w", err)
+	}
+	fmt.Fprintf(progress, "onramp: %d reps x %d step requests...\n", len(reps), len(lgSteps()))
+	if err := h.onboard(ctx, reps, r); err != nil {
+		return r, fmt.Errorf("loadgen onramp phase: %w", err)
+	}
+	fmt.Fprintf(progress, "bare: %d workflows x %d Updates...\n", o.N, len(lgSteps()))
+	if err := runBare(ctx, o, r); err != nil {
+		return r, fmt.Errorf("loadgen bare phase: %w", err)
+	}
+	r.finish()
+	return r, nil
+}
+
+func newRunID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "lg" + time.Now().UTC().Format("0102150405") + hex.EncodeToString(b)
+}
+
+// parallel calls f(i) for i in [0, n) on c goroutines, until ctx ends.
+func parallel(ctx context.Context, n, c int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(n, c) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+)
+
+// loadgenReport is the outcome of one `onramp loadgen onboarding` run (the
+// -json output).
+type loadgenReport struct {
+	RunID     string `json:"run_id"`
+	URL       string `json:"url"`
+	Temporal  string `json:"temporal"`
+	Namespace string `json:"namespace"`
+	N         int    `json:"n"`
+	C         int    `json:"c"`
+
+	Setup lgSetup `json:"setup"`
+	// Onramp: the reps through the HTTP API; Workflows are onboardings.
+	Onramp lgPhase `json:"onramp"`
+	// ReadyVerified counts the created reps the admin API lists as ready
+	// after the run (read from the Postgres projection).
+	ReadyVerified int `json:"ready_verified"`
+	// Bare: the bare workflow taking the same Updates directly.
+	Bare lgPhase `json:"bare"`
+	// BareVerified counts the bare workflows that completed with every
+	// Update recorded (checked after the timed phase).
+	BareVerified int `json:"bare_verified"`
+
+	// RatioPercent is Onramp's onboardings/s as a percent of the bare
+	// workflows/s (the same number of Updates each).
+	RatioPercent  float64  `json:"ratio_percent"`
+	TargetPercent float64  `json:"target_percent"`
+	MeetsTarget   bool     `json:"meets_target"`
+	Notes         []string `json:"notes"`
+}
+
+// lgSetup is the untimed part: creating reps, signing them in (the account
+// step: one Update each), starting the bare workflows.
+type lgSetup struct {
+	CreatedReps          int       `json:"created_reps"`
+	CreateWallSeconds    float64   `json:"create_wall_seconds"`
+	CreateRep            lgLatency `json:"create_rep"`
+	SignIn               lgLatency `json:"sign_in"`
+	SignInWallSeconds    float64   `json:"sign_in_wall_seconds"`
+	SignInErrors         lgErrors  `json:"sign_in_errors,omitempty"`
+	BareStarted          int       `json:"bare_started"`
+	BareStartWallSeconds float64   `json:"bare_start_wall_seconds"`
+}
+
+// lgPhase is one timed phase.
+type lgPhase struct {
+	Workflows        int         `json:"workflows"` // attempted
+	Completed        int         `json:"completed"` // finished every step
+	Requests         int         `json:"requests"`  // successful Update-backed requests (or Updates)
+	Errors           lgErrors    `json:"errors"`    // by HTTP status, or by error kind
+	ErrorSamples     []string    `json:"error_samples,omitempty"`
+	WallSeconds      float64     `json:"wall_seconds"`
+	PerSecond        float64     `json:"per_second"`         // completed onboardings (workflows) per second
+	UpdatesPerSecond float64     `json:"updates_per_second"` // successful requests (Updates) per second
+	Steps            []lgLatency `json:"steps"`
+	All              lgLatency   `json:"all"`
+}
+
+// lgErrors counts failures by kind ("503", "transport", ...).
+type lgErrors map[string]int
+
+func (e lgErrors) total() int {
+	n := 0
+	for _, v := range e {
+		n += v
+	}
+	return n
+}
+
+func (e lgErrors) String() string {
+	if len(e) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(e)) {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, e[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// lgLatency is the latency of one kind of request (successful ones).
+type lgLatency struct {
+	Key    string  `json:"key"`
+	Count  int     `json:"count"`
+	Errors int     `json:"errors"`
+	P50ms  float64 `json:"p50_ms"`
+	P99ms  float64 `json:"p99_ms"`
+	MaxMs  float64 `json:"max_ms"`
+}
+
+func latencyOf(key string, ds []time.Duration, errs int) lgLatency {
+	l := lgLatency{Key: key, Count: len(ds), Errors: errs}
+	if len(ds) == 0 {
+		return l
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	l.P50ms, l.P99ms, l.MaxMs = ms(percentile(s, 50)), ms(percentile(s, 99)), ms(s[len(s)-1])
+	return l
+}
+
+// percentile is the nearest-rank percentile of sorted s.
+func percentile(s []time.Duration, p int) time.Duration {
+	rank := (p*len(s) + 99) / 100 // ceil(p/100 * n)
+	if rank < 1 {
+		rank = 1
+	}
+	return s[rank-1]
+}
+
+// recorder collects latencies and errors per key from many goroutines.
+type recorder struct {
+	mu   sync.Mutex
+	keys []string
+	lat  map[string][]time.Duration
+	errs map[string]lgErrors
+}
+
+func newRecorder(keys ...string) *recorder {
+	return &recorder{keys: keys, lat: map[string][]time.Duration{}, errs: map[string]lgErrors{}}
+}
+
+func (r *recorder) ok(key string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lat[key] = append(r.lat[key], d)
+}
+
+func (r *recorder) fail(key, kind string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.errs[key] == nil {
+		r.errs[key] = lgErrors{}
+	}
+	r.errs[key][kind]++
+}
+
+// fill sets the phase's latencies, request and error counts.
+func (r *recorder) fill(p *lgPhase) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var all []time.Duration
+	p.Errors = lgErrors{}
+	for _, k := range r.keys {
+		p.Steps = append(p.Steps, latencyOf(k, r.lat[k], r.errs[k].total()))
+		all = append(all, r.lat[k]...)
+		for kind, n := range r.errs[k] {
+			p.Errors[kind] += n
+		}
+	}
+	p.Requests = len(all)
+	p.All = latencyOf("all", all, p.Errors.total())
+	if p.WallSeconds > 0 {
+		p.PerSecond = float64(p.Completed) / p.WallSeconds
+		p.UpdatesPerSecond = float64(p.Requests) / p.WallSeconds
+	}
+}
+
+// finish computes the ratio against the target.
+func (r *loadgenReport) finish() {
+	if r.Bare.PerSecond > 0 {
+		r.RatioPercent = 100 * r.Onramp.PerSecond / r.Bare.PerSecond
+	}
+	r.MeetsTarget = r.RatioPercent >= r.TargetPercent
+}
+
+func (r *loadgenReport) writeTable(w io.Writer) {
+	fmt.Fprintf(w, "\nonramp loadgen onboarding — run %s, n=%d reps, c=%d\n", r.RunID, r.N, r.C)
+	fmt.Fprintf(w, "  Onramp %s · Temporal %s (namespace %s)\n\n", r.URL, r.Temporal, r.Namespace)
+	s := r.Setup
+	fmt.Fprintf(w, "Setup (not timed): %d reps created in %.1fs (p50 %.0f ms); %d first sign-ins (account step, 1 Update each) in %.1fs, p50 %.0f ms, p99 %.0f ms, errors: %s\n",
+		s.CreatedReps, s.CreateWallSeconds, s.CreateRep.P50ms, s.SignIn.Count, s.SignInWallSeconds, s.SignIn.P50ms, s.SignIn.P99ms, s.SignInErrors)
+	if s.BareStarted > 0 {
+		fmt.Fprintf(w, "                   %d bare workflows started in %.1fs\n", s.BareStarted, s.BareStartWallSeconds)
+	}
+	fmt.Fprintln(w)
+
+	phase := func(title, unit, what, rate, urate string, p lgPhase) {
+		fmt.Fprintln(w, title)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "  %-14s\t%s\terrors\tp50 ms\tp99 ms\tmax ms\t\n", unit, what)
+		for _, l := range append(slices.Clone(p.Steps), p.All) {
+			fmt.Fprintf(tw, "  %-14s\t%d\t%d\t%.1f\t%.1f\t%.1f\t\n", l.Key, l.Count, l.Errors, l.P50ms, l.P99ms, l.MaxMs)
+		}
+		tw.Flush()
+		for _, m := range p.ErrorSamples {
+			fmt.Fprintln(w, "  error:", m)
+		}
+		fmt.Fprintf(w, "  wall %.2fs · %d/%d completed · %.2f %s/s · %.1f %s/s · errors: %s\n\n",
+			p.WallSeconds, p.Completed, p.Workflows, p.PerSecond, rate, p.UpdatesPerSecond, urate, p.Errors)
+	}
+	phase("Onramp through the HTTP API (onboarding worker inside `onramp dev`):", "step request", "requests", "onboardings", "update-requests", r.Onramp)
+	fmt.Fprintf(w, "  admin API: %d/%d created reps are ready\n\n", r.ReadyVerified, r.N)
+	phase("Bare Temporal workflow, same server, same Updates (worker inside loadgen, task queue "+bareTaskQueue+"):", "update", "updates", "workflows", "updates", r.Bare)
+
+	fmt.Fprintf(w, "  Temporal: %d/%d bare workflows completed with every Update\n\n", r.BareVerified, r.N)
+	verdict := "BELOW target"
+	if r.MeetsTarget {
+		verdict = "meets target"
+	}
+	fmt.Fprintf(w, "Onramp / bare: %.2f onboardings/s ÷ %.2f workflows/s = %.1f%% (target ≥ %.0f%%): %s\n",
+		r.Onramp.PerSecond, r.Bare.PerSecond, r.RatioPercent, r.TargetPercent, verdict)
+	for _, n := range r.Notes {
+		fmt.Fprintln(w, "  note:", n)
+	}
+}
