@@ -19,15 +19,18 @@ import (
 
 // loadgenOptions are the flags of `onramp loadgen onboarding`.
 type loadgenOptions struct {
-	URL       string        // base URL of a running onramp dev (or serve)
-	Temporal  string        // Temporal frontend of that system
-	Namespace string        // Temporal namespace
-	N, C      int           // reps, concurrency
-	Admin     string        // admin email
-	Password  string        // admin password
-	JSON      bool          // print the report as JSON instead of a table
-	Timeout   time.Duration // per request / per Update
-	Deadline  time.Duration // the whole run
+	URL       string // base URL of a running onramp dev (or serve)
+	Temporal  string // Temporal frontend of that system
+	Namespace string // Temporal namespace
+	N, C      int    // reps, concurrency
+	Admin     string // admin email
+	Password  string // admin password
+	JSON      bool   // print the report as JSON instead of a table
+	// BareUpsert makes the bare workflow upsert the onboarding's search
+	// attributes on every Update (an experiment: what do they cost?).
+	BareUpsert bool
+	Timeout    time.Duration // per request / per Update
+	Deadline   time.Duration // the whole run
 }
 
 const loadgenUsage = `Usage: onramp loadgen onboarding [flags]
@@ -99,6 +102,7 @@ func parseLoadgenFlags(args []string, getenv func(string) string, stdout io.Writ
 	fs.StringVar(&o.Admin, "admin", demoUsers[0].email, "admin email")
 	fs.StringVar(&o.Password, "password", demoPassword, "admin password")
 	fs.BoolVar(&o.JSON, "json", false, "print a machine-readable JSON summary instead of the table")
+	fs.BoolVar(&o.BareUpsert, "bare-upsert", false, "experiment: the bare workflow also upserts the onboarding's 3 search attributes on every Update, as the onboarding does")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "deadline of each request and each Update")
 	fs.DurationVar(&o.Deadline, "deadline", 20*time.Minute, "deadline of the whole run")
 	if err := fs.Parse(args); err != nil {
@@ -155,8 +159,12 @@ func loadgenOnboarding(ctx context.Context, o loadgenOptions, progress io.Writer
 		Notes: []string{
 			"Onramp phase: the onboarding worker runs inside the `onramp dev` process, next to its API and Temporal server.",
 			"Bare phase: the bare workflow's worker runs inside this loadgen process (task queue " + bareTaskQueue + "), against the same Temporal server.",
-			"Not timed: creating the reps, their first sign-in (the account step, one Update each) and starting the bare workflows.",
+			"Not timed: creating the reps, their first sign-in (the account step, one Update each), starting the bare workflows and one Query each (so their first workflow task has run, as the onboardings' has).",
 		},
+	}
+	if o.BareUpsert {
+		r.BareUpsert = true
+		r.Notes = append(r.Notes, "-bare-upsert: the bare workflow upserts 3 search attributes on every Update (as the onboarding does): not the plain baseline.")
 	}
 	fmt.Fprintf(progress, "loadgen %s: %d reps, concurrency %d, Onramp at %s, Temporal at %s\n", r.RunID, o.N, o.C, o.URL, o.Temporal)
 

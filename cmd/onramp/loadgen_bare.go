@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -13,24 +14,48 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/onramp/onramp/workflows"
 )
 
 // The bare workflow: Temporal alone, the yardstick of Onramp's overhead.
 const (
 	bareTaskQueue    = "onramp-loadgen-bare"
 	bareWorkflowName = "OnrampLoadgenBare"
+	bareQueryCount   = "count"
 )
 
-// bareWorkflow takes want Updates under the onboarding's update names; each
-// handler records its input and returns the count. The last Update
+// bareInput starts a bare workflow.
+type bareInput struct {
+	Updates int // how many Updates it takes before it completes
+	// UpsertSearchAttributes: each Update also upserts the onboarding's
+	// three search attributes, as the onboarding does on every transition
+	// (-bare-upsert, to measure what that costs).
+	UpsertSearchAttributes bool
+}
+
+// bareWorkflow takes in.Updates Updates under the onboarding's update names;
+// each handler records its input and returns the count. The last Update
 // completes the workflow.
-func bareWorkflow(ctx workflow.Context, want int) (int, error) {
+func bareWorkflow(ctx workflow.Context, in bareInput) (int, error) {
 	var got []json.RawMessage
-	withArg := func(ctx workflow.Context, in json.RawMessage) (int, error) {
-		got = append(got, in)
+	withArg := func(ctx workflow.Context, arg json.RawMessage) (int, error) {
+		got = append(got, arg)
+		if in.UpsertSearchAttributes {
+			if err := workflow.UpsertTypedSearchAttributes(ctx,
+				workflows.SearchAttrOrg.ValueSet("loadgen-bare"),
+				workflows.SearchAttrStep.ValueSet(strconv.Itoa(len(got))),
+				workflows.SearchAttrStatus.ValueSet("bare"),
+			); err != nil {
+				return 0, err
+			}
+		}
 		return len(got), nil
 	}
 	noArg := func(ctx workflow.Context) (int, error) { return withArg(ctx, nil) }
+	if err := workflow.SetQueryHandler(ctx, bareQueryCount, func() (int, error) { return len(got), nil }); err != nil {
+		return 0, err
+	}
 	set := map[string]bool{}
 	for _, s := range lgSteps() {
 		if set[s.update] { // skip_step takes four of the Updates
@@ -45,7 +70,7 @@ func bareWorkflow(ctx workflow.Context, want int) (int, error) {
 			return 0, err
 		}
 	}
-	if err := workflow.Await(ctx, func() bool { return len(got) >= want && workflow.AllHandlersFinished(ctx) }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return len(got) >= in.Updates && workflow.AllHandlersFinished(ctx) }); err != nil {
 		return len(got), err
 	}
 	return len(got), nil
@@ -86,8 +111,14 @@ func runBare(ctx context.Context, o loadgenOptions, r *loadgenReport) error {
 			TaskQueue: bareTaskQueue,
 			// Bounded: nothing outlives a broken run for long.
 			WorkflowExecutionTimeout: o.Deadline,
-		}, bareWorkflowName, len(steps))
+		}, bareWorkflowName, bareInput{Updates: len(steps), UpsertSearchAttributes: o.BareUpsert})
 		if err != nil {
+			samples.add(err)
+			return
+		}
+		// Like the onboardings, whose first workflow task ran long before
+		// the timed phase: wait until the worker holds the workflow.
+		if _, err := tc.QueryWorkflow(sctx, run.GetID(), run.GetRunID(), bareQueryCount); err != nil {
 			samples.add(err)
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	mrand "math/rand/v2"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -108,6 +109,9 @@ const repsPerSource = 20
 type loadgenHTTP struct {
 	o    loadgenOptions
 	bind bool // the target is IPv4 loopback: spread source addresses
+	// srcBase offsets this run's source addresses, so that back-to-back
+	// runs do not share the server's per-address sign-in counters.
+	srcBase int
 
 	admin *lgClient // signed in by setup
 
@@ -123,7 +127,7 @@ type lgClient struct {
 }
 
 func newLoadgenHTTP(o loadgenOptions) *loadgenHTTP {
-	h := &loadgenHTTP{o: o, transports: map[int]*http.Transport{}}
+	h := &loadgenHTTP{o: o, transports: map[int]*http.Transport{}, srcBase: mrand.IntN(1 << 20)}
 	if u, err := url.Parse(o.URL); err == nil {
 		if ip := net.ParseIP(u.Hostname()); ip != nil && ip.To4() != nil && ip.IsLoopback() {
 			h.bind = true
@@ -150,7 +154,8 @@ func (h *loadgenHTTP) transport(g int) *http.Transport {
 	}
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	if g > 0 && h.bind {
-		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 77, byte(g/250), byte(g%250+1))}
+		n := h.srcBase + g // in 127.64.0.0/10
+		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, byte(64+(n>>16)&63), byte(n>>8), byte(n))}
 	}
 	t := &http.Transport{
 		DialContext:         d.DialContext,
