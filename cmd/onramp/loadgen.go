@@ -95,8 +95,8 @@ func parseLoadgenFlags(args []string, getenv func(string) string, stdout io.Writ
 	fs.SetOutput(stdout)
 	fs.Usage = func() { fmt.Fprint(stdout, loadgenUsage); fs.PrintDefaults() }
 	fs.StringVar(&o.URL, "url", "http://localhost:8080", "base URL of the running onramp dev")
-	fs.StringVar(&o.Temporal, "temporal", temporalDefault, "Temporal frontend host:port of that system (default: TEMPORAL_ADDRESS, else 127.0.0.1:7233; `onramp dev` prints it)")
-	fs.StringVar(&o.Namespace, "namespace", nsDefault, "Temporal namespace (default: TEMPORAL_NAMESPACE, else default)")
+	fs.StringVar(&o.Temporal, "temporal", temporalDefault, "Temporal frontend host:port of that system, as onramp dev prints it (TEMPORAL_ADDRESS, else 127.0.0.1:7233)")
+	fs.StringVar(&o.Namespace, "namespace", nsDefault, "Temporal namespace (TEMPORAL_NAMESPACE, else default)")
 	fs.IntVar(&o.N, "n", 200, "number of reps (and of bare workflows)")
 	fs.IntVar(&o.C, "c", 20, "concurrency: reps (bare workflows) in flight at once")
 	fs.StringVar(&o.Admin, "admin", demoUsers[0].email, "admin email")
