@@ -541,16 +541,29 @@ func rootMessage(err error) string {
 	}
 }
 
+// upsertSearchAttributes sets the org, current step and its status as
+// search attributes, writing only those that changed: each upsert is a
+// visibility write on the server. The values the workflow started with (set
+// by Client.Start) count as written.
 func (w *onboarding) upsertSearchAttributes(ctx workflow.Context) {
 	status := string(w.p.Step(w.p.CurrentStep).Status)
 	if w.p.Finished {
 		status = "finished"
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		SearchAttrOrg.ValueSet(w.in.OrgID),
-		SearchAttrStep.ValueSet(string(w.p.CurrentStep)),
-		SearchAttrStatus.ValueSet(status),
-	); err != nil {
+	have := workflow.GetTypedSearchAttributes(ctx)
+	var upd []temporal.SearchAttributeUpdate
+	for _, kv := range []struct {
+		key temporal.SearchAttributeKeyKeyword
+		val string
+	}{{SearchAttrOrg, w.in.OrgID}, {SearchAttrStep, string(w.p.CurrentStep)}, {SearchAttrStatus, status}} {
+		if v, ok := have.GetKeyword(kv.key); !ok || v != kv.val {
+			upd = append(upd, kv.key.ValueSet(kv.val))
+		}
+	}
+	if len(upd) == 0 {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, upd...); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -212,6 +213,11 @@ func TestEndToEndOnboarding(t *testing.T) {
 
 	// The recorded history replays against today's workflow code.
 	hist := mustHistoryJSON(t, tc, workflows.OnboardingID(repUser.OrgID, repUser.ID))
+	// Search attributes are written only when the current step or its status
+	// changes: sign-in (calendar), four skips, finish.
+	if n := len(regexp.MustCompile(`"eventType":\s*"EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"`).FindAll(hist, -1)); n != 6 {
+		t.Errorf("%d search-attribute upserts, want 6", n)
+	}
 	path := filepath.Join(t.TempDir(), "history.json")
 	if *updateHistory {
 		path = filepath.Join("..", "..", "workflows", "testdata", "onboarding_history.json")
