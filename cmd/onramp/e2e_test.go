@@ -86,20 +86,8 @@ func TestEndToEndOnboarding(t *testing.T) {
 	}
 
 	// Listen on Redis the way a second API instance would.
-	rdb, err := redisbus.Open(context.Background(), "redis://127.0.0.1:6379/0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
-	bus := redisbus.New(rdb, e["ONRAMP_REDIS_PREFIX"])
-	defer bus.Close()
-
 	admin := mustLogin(t, dev.Base, adminEmail, demoPassword)
-	sub, err := bus.Subscribe(context.Background(), admin.User.OrgID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub := mustSubscribe(t, e, admin.User.OrgID)
 
 	// The admin's live stream (SSE) over HTTP.
 	sseReq, _ := http.NewRequest("GET", dev.Base+"/api/v1/events", nil)
@@ -531,18 +519,7 @@ func TestStuckRetry(t *testing.T) {
 		}
 	}
 
-	rdb, err := redisbus.Open(context.Background(), "redis://127.0.0.1:6379/0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
-	bus := redisbus.New(rdb, e["ONRAMP_REDIS_PREFIX"])
-	defer bus.Close()
-	sub, err := bus.Subscribe(context.Background(), repUser.OrgID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub := mustSubscribe(t, e, repUser.OrgID)
 
 	exec("ALTER TABLE profiles RENAME TO profiles_away") // every profile write fails
 	r := rep.submitProfile("Kath", "Johnson", "Expert", "me.png", pngBytes(t, 40, 40))
@@ -600,4 +577,25 @@ func TestStuckRetry(t *testing.T) {
 	if st := admin.mustDo("POST", "/api/v1/admin/reps/"+repUser.ID+"/steps/profile/reset", nil, &p); st != http.StatusOK || p.Step(onramp.StepProfile).Status != onramp.StatusPending {
 		t.Fatalf("reset: %d %s", st, statuses(p))
 	}
+}
+
+// mustSubscribe listens to an org's events on Redis the way a second API
+// instance of the test system would.
+func mustSubscribe(t testing.TB, e env, orgID string) onramp.Subscription {
+	t.Helper()
+	rdb, err := redisbus.Open(context.Background(), "redis://127.0.0.1:6379/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := redisbus.New(rdb, e["ONRAMP_REDIS_PREFIX"])
+	sub, err := bus.Subscribe(context.Background(), orgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sub.Close()
+		bus.Close()
+		rdb.Close()
+	})
+	return sub
 }
