@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -53,6 +54,10 @@ type Config struct {
 	Dev bool
 	// SessionTTL is how long a session lasts (default 12h).
 	SessionTTL time.Duration
+	// TrustedProxies are the addresses (IPs or CIDRs) of proxies whose
+	// X-Forwarded-For is believed. None by default: the client address is
+	// the connection's, so rate limits cannot be dodged with a header.
+	TrustedProxies []string
 }
 
 // Server is the HTTP API and pages.
@@ -78,6 +83,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s.router = gin.New()
+	if err := s.router.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
 	s.router.HandleMethodNotAllowed = true
 	s.routes()
 	return s, nil

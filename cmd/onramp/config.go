@@ -32,6 +32,7 @@ var settings = []setting{
 	{"ONRAMP_BASE_URL", "http://localhost:8080", "public URL (links, OAuth redirects)", false},
 	{"ONRAMP_SECRET_KEY", "", "base64 of 32 bytes: encrypts OAuth tokens at rest; required by serve and worker (dev keeps one in ONRAMP_DATA_DIR)", true},
 	{"ONRAMP_TEMPORAL_TIMEOUT", "15s", "deadline of each API call into Temporal; past it the API answers 503", false},
+	{"ONRAMP_TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is trusted (rate limits per client)", false},
 	{"ONRAMP_DATA_DIR", ".data", "dev: Temporal's SQLite file, the dev secret key, the lock", false},
 	{"ONRAMP_TEMPORAL_PORT", "7233", "dev: port of the in-process Temporal frontend (0 = any free port)", false},
 	{"ONRAMP_REDIS_PREFIX", "onramp", "prefix of Redis keys and channels", false},
@@ -48,6 +49,7 @@ type config struct {
 	DataDir                          string
 	TemporalPort                     int
 	TemporalTimeout                  time.Duration
+	TrustedProxies                   []string
 	RedisPrefix, LogFormat, LogLevel string
 }
 
@@ -78,6 +80,11 @@ func loadConfig(getenv func(string) string, dev bool) (*config, error) {
 	}
 	if c.TemporalTimeout, err = time.ParseDuration(get("ONRAMP_TEMPORAL_TIMEOUT")); err != nil || c.TemporalTimeout <= 0 {
 		return nil, fmt.Errorf("ONRAMP_TEMPORAL_TIMEOUT: want a positive duration such as 15s, got %q", get("ONRAMP_TEMPORAL_TIMEOUT"))
+	}
+	for _, p := range strings.Split(get("ONRAMP_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("ONRAMP_BASE_URL: want an http(s) URL, got %q", c.BaseURL)

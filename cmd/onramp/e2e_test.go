@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"hash/crc32"
 	"html"
 	"net/http"
@@ -35,6 +36,9 @@ import (
 var updateHistory = flag.Bool("update-history", false, "rewrite workflows/testdata/onboarding_history.json from the end-to-end run")
 
 const adminEmail = "admin@demo.onramp.test"
+
+// loginPerIPForTest is the API's sign-in limit per client address and minute.
+const loginPerIPForTest = 30
 
 func mustCreateRep(t *testing.T, admin *apiClient, email string) onramp.User {
 	t.Helper()
@@ -395,6 +399,20 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+
+	// Sign-ins are limited per client address; a forged X-Forwarded-For
+	// does not make a new address.
+	t.Run("ErrSignInRateLimited", func(t *testing.T) {
+		c := newClient(t, dev.Base)
+		var last response
+		for i := 0; i <= loginPerIPForTest; i++ {
+			last = c.raw("POST", "/api/v1/session", map[string]string{"email": fmt.Sprintf("nobody%d@example.com", i), "password": "wrong-password"}, "",
+				map[string]string{"X-Forwarded-For": fmt.Sprintf("203.0.113.%d", i)})
+		}
+		if got := last.err(); last.Status != http.StatusTooManyRequests || got.Code != onramp.ERATELIMITED {
+			t.Fatalf("attempt %d: %d %s", loginPerIPForTest+1, last.Status, last.Body)
+		}
+	})
 
 	after := rep.progress()
 	if statuses(after) != statuses(before) {

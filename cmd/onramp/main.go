@@ -195,7 +195,7 @@ func (d *deps) activities(log *slog.Logger) *activities.Activities {
 
 func (d *deps) api(cfg *config, log *slog.Logger, dev bool) (*api.Server, error) {
 	return api.New(api.Config{
-		Users: d.users, Store: d.store, Bus: d.bus, Limiter: d.limit, Log: log, Dev: dev,
+		Users: d.users, Store: d.store, Bus: d.bus, Limiter: d.limit, Log: log, Dev: dev, TrustedProxies: cfg.TrustedProxies,
 		Onboarding: &workflows.Client{Temporal: d.tc, Users: d.users, Timeout: cfg.TemporalTimeout},
 		Checks: []api.Check{
 			{Name: "postgres", Ping: d.db.Ping},
