@@ -44,8 +44,12 @@ import (
 
 const (
 	// DBFile is the name of the SQLite database in Options.DataDir.
-	DBFile   = "temporal.db"
-	lockFile = "temporal.lock"
+	DBFile = "temporal.db"
+	// VisibilityFile is the SQLite database of the visibility store (the
+	// search attributes), apart from DBFile so that its writes do not
+	// queue behind the history writes on one connection.
+	VisibilityFile = "visibility.db"
+	lockFile       = "temporal.lock"
 
 	host        = "127.0.0.1"
 	clusterName = "active"
@@ -58,6 +62,9 @@ const (
 	// readyTimeout bounds the wait for the server to answer when ctx has
 	// no deadline.
 	readyTimeout = time.Minute
+
+	// visibilityStore names the visibility data store in the config.
+	visibilityStore = "sqlite-visibility"
 )
 
 var errDirInUse = errors.New("data directory is in use by another Temporal server")
@@ -129,7 +136,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		}
 	}()
 
-	sqlCfg, err := s.openStore(o)
+	sqlCfg, visCfg, err := s.openStore(o)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +150,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("create namespace %q: %w", o.Namespace, err)
 	}
 
-	cfg, err := serverConfig(o.FrontendPort, sqlCfg)
+	cfg, err := serverConfig(o.FrontendPort, sqlCfg, visCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -174,10 +181,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	return s, nil
 }
 
-// openStore prepares the SQLite store: a fresh in-memory database, or the
-// file under o.DataDir, locked for this server and given the schema when
-// new.
-func (s *Server) openStore(o Options) (*config.SQL, error) {
+// openStore prepares the SQLite stores (history and visibility): fresh
+// in-memory databases, or files under o.DataDir, locked for this server and
+// given the schema when new.
+func (s *Server) openStore(o Options) (main, vis *config.SQL, err error) {
 	sqlCfg := &config.SQL{
 		PluginName:        sqliteplugin.PluginName,
 		ConnectAttributes: map[string]string{},
@@ -190,31 +197,49 @@ func (s *Server) openStore(o Options) (*config.SQL, error) {
 		sqlCfg.DatabaseName = "temporaldev-" + hex.EncodeToString(b[:])
 		sqlCfg.ConnectAttributes["mode"] = "memory"
 		sqlCfg.ConnectAttributes["cache"] = "shared"
-		return sqlCfg, nil
+		vis := *sqlCfg
+		vis.DatabaseName += "-visibility"
+		return sqlCfg, &vis, nil
 	}
 
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	unlock, err := lockDir(filepath.Join(o.DataDir, lockFile))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.DataDir, err)
+		return nil, nil, fmt.Errorf("%s: %w", o.DataDir, err)
 	}
 	s.unlock = unlock
 
-	path := filepath.Join(o.DataDir, DBFile)
-	sqlCfg.DatabaseName = path
-	sqlCfg.ConnectAttributes["mode"] = "rwc"
 	pragmas := o.pragmas
 	if pragmas == nil {
 		pragmas = defaultPragmas
+	}
+	if main, err = fileStore(filepath.Join(o.DataDir, DBFile), pragmas); err != nil {
+		return nil, nil, err
+	}
+	if vis, err = fileStore(filepath.Join(o.DataDir, VisibilityFile), pragmas); err != nil {
+		return nil, nil, err
+	}
+	if err := forgetMembers(main); err != nil {
+		return nil, nil, err
+	}
+	return main, vis, nil
+}
+
+// fileStore is the configuration of the SQLite file at path, which is
+// given the schema when it does not exist yet.
+func fileStore(path string, pragmas map[string]string) (*config.SQL, error) {
+	sqlCfg := &config.SQL{
+		PluginName:        sqliteplugin.PluginName,
+		DatabaseName:      path,
+		ConnectAttributes: map[string]string{"mode": "rwc"},
 	}
 	// The plugin passes every attribute that is not a URI parameter
 	// (mode, cache, ...) to SQLite as a pragma, under its own name.
 	for k, v := range pragmas {
 		sqlCfg.ConnectAttributes[k] = v
 	}
-
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		if err := sqlite.SetupSchema(sqlCfg); err != nil {
 			// Leave no half-made database that a later start would
@@ -225,9 +250,6 @@ func (s *Server) openStore(o Options) (*config.SQL, error) {
 			return nil, fmt.Errorf("set up schema in %s: %w", path, err)
 		}
 	} else if err != nil {
-		return nil, err
-	}
-	if err := forgetMembers(sqlCfg); err != nil {
 		return nil, err
 	}
 	return sqlCfg, nil
@@ -252,7 +274,7 @@ func forgetMembers(sqlCfg *config.SQL) error {
 // serverConfig is the configuration of a single-node server on 127.0.0.1,
 // after temporaltest's: one history shard, no archival, no metrics or pprof
 // listeners, no HTTP API.
-func serverConfig(frontendPort int, sqlCfg *config.SQL) (*config.Config, error) {
+func serverConfig(frontendPort int, sqlCfg, visCfg *config.SQL) (*config.Config, error) {
 	if frontendPort != 0 {
 		// The server would only log a fatal error on a busy port.
 		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(frontendPort)))
@@ -286,10 +308,11 @@ func serverConfig(frontendPort int, sqlCfg *config.SQL) (*config.Config, error) 
 		},
 		Persistence: config.Persistence{
 			DefaultStore:     sqliteplugin.PluginName,
-			VisibilityStore:  sqliteplugin.PluginName,
+			VisibilityStore:  visibilityStore,
 			NumHistoryShards: 1,
 			DataStores: map[string]config.DataStore{
 				sqliteplugin.PluginName: {SQL: sqlCfg},
+				visibilityStore:         {SQL: visCfg},
 			},
 		},
 		ClusterMetadata: &cluster.Config{

@@ -268,6 +268,9 @@ func TestFileRestart(t *testing.T) {
 	start := time.Now()
 	s := MustStart(t, Options{DataDir: dir, Logger: testLogger(t)})
 	t.Logf("file-backed server up in %v (warm: existing file, new connection)", time.Since(start))
+	if _, err := os.Stat(filepath.Join(dir, VisibilityFile+"-wal")); err != nil {
+		t.Errorf("visibility does not have its own SQLite file in WAL mode: %v", err)
+	}
 	if _, err := os.Stat(filepath.Join(dir, DBFile+"-wal")); err != nil {
 		t.Errorf("no write-ahead log, journal_mode=wal not applied: %v", err)
 	}
