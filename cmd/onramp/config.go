@@ -33,7 +33,7 @@ var settings = []setting{
 	{"ONRAMP_SECRET_KEY", "", "base64 of 32 bytes: encrypts OAuth tokens at rest; required by serve and worker (dev keeps one in ONRAMP_DATA_DIR)", true},
 	{"ONRAMP_TEMPORAL_TIMEOUT", "15s", "deadline of each API call into Temporal; past it the API answers 503", false},
 	{"ONRAMP_TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is trusted (rate limits per client)", false},
-	{"ONRAMP_DATA_DIR", ".data", "dev: Temporal's SQLite file, the dev secret key, the lock", false},
+	{"ONRAMP_DATA_DIR", ".data", "dev: Temporal's SQLite files, the dev secret key, the lock", false},
 	{"ONRAMP_TEMPORAL_PORT", "7233", "dev: port of the in-process Temporal frontend (0 = any free port)", false},
 	{"ONRAMP_REDIS_PREFIX", "onramp", "prefix of Redis keys and channels", false},
 	{"ONRAMP_LOG_FORMAT", "json", "json or text (dev: text)", false},
