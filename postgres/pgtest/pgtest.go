@@ -38,6 +38,24 @@ func ServerURL() string {
 // The pool is closed and the database dropped when the test ends.
 func MustOpen(t testing.TB) *postgres.DB {
 	t.Helper()
+	db, _ := mustMigrated(t)
+	return db
+}
+
+// MustURL creates a fresh database, migrates it and returns its URL, for
+// tests that open their own pool (end-to-end tests calling run). The
+// database is dropped, whoever is still connected, when the test ends.
+func MustURL(t testing.TB) string {
+	t.Helper()
+	db, u := mustMigrated(t)
+	db.Close()
+	return u
+}
+
+// mustMigrated creates a fresh database, migrates it, and returns a pool on
+// it (closed when the test ends, before the drop) and its URL.
+func mustMigrated(t testing.TB) (*postgres.DB, string) {
+	t.Helper()
 	u := MustCreateDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -49,26 +67,7 @@ func MustOpen(t testing.TB) *postgres.DB {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatalf("pgtest: migrate: %v", err)
 	}
-	return db
-}
-
-// MustURL creates a fresh database, migrates it and returns its URL, for
-// tests that open their own pool (end-to-end tests calling run). The
-// database is dropped, whoever is still connected, when the test ends.
-func MustURL(t testing.TB) string {
-	t.Helper()
-	u := MustCreateDatabase(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	db, err := postgres.Open(ctx, u)
-	if err != nil {
-		t.Fatalf("pgtest: open: %v", err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatalf("pgtest: migrate: %v", err)
-	}
-	return u
+	return db, u
 }
 
 // MustCreateDatabase creates a fresh, empty (not migrated) database named
