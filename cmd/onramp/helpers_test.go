@@ -7,11 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -263,40 +259,15 @@ func (c *apiClient) progress() onramp.Progress {
 	return p
 }
 
-// multipartProfile builds the profile form with an optional photo.
-func multipartProfile(first, last, title, filename string, photo []byte) ([]byte, string) {
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	_ = w.WriteField("first_name", first)
-	_ = w.WriteField("last_name", last)
-	_ = w.WriteField("title", title)
-	if photo != nil {
-		fw, _ := w.CreateFormFile("photo", filename)
-		_, _ = fw.Write(photo)
-	}
-	_ = w.Close()
-	return buf.Bytes(), w.FormDataContentType()
-}
-
 func (c *apiClient) submitProfile(first, last, title, filename string, photo []byte) response {
 	c.t.Helper()
-	body, ct := multipartProfile(first, last, title, filename, photo)
+	body, ct := profileForm(first, last, title, filename, photo)
 	return c.raw("PUT", "/api/v1/reps/me/onboarding/steps/profile", body, ct, nil)
 }
 
 func pngBytes(t testing.TB, w, h int) []byte {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			img.Set(x, y, color.RGBA{uint8(x), uint8(y), 200, 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return gradientPNG(w, h)
 }
 
 func statuses(p onramp.Progress) string {

@@ -6,12 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	mrand "math/rand/v2"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -41,7 +37,7 @@ const lgStepsPath = "/api/v1/reps/me/onboarding/steps/"
 // (the account step is done at sign-in, in the setup).
 var lgSteps = sync.OnceValue(func() []lgStep {
 	prof := onramp.Profile{FirstName: "Load", LastName: "Generator", Title: "Here to help you find your perfect solution!"}
-	form, ct := lgProfileForm(prof)
+	form, ct := profileForm(prof.FirstName, prof.LastName, prof.Title, "loadgen.png", gradientPNG(96, 96))
 	av := onramp.DefaultAvailability("Europe/Paris")
 	n := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams)
 	n.Sound = "marimba"
@@ -73,29 +69,6 @@ func lgStepKeys() []string {
 		keys = append(keys, s.key)
 	}
 	return keys
-}
-
-// lgProfileForm is the profile step's multipart form with a small PNG.
-func lgProfileForm(p onramp.Profile) ([]byte, string) {
-	img := image.NewRGBA(image.Rect(0, 0, 96, 96))
-	for y := range 96 {
-		for x := range 96 {
-			img.Set(x, y, color.RGBA{uint8(2 * x), uint8(2 * y), 180, 255})
-		}
-	}
-	var pic bytes.Buffer
-	if err := png.Encode(&pic, img); err != nil {
-		panic(err)
-	}
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	_ = w.WriteField("first_name", p.FirstName)
-	_ = w.WriteField("last_name", p.LastName)
-	_ = w.WriteField("title", p.Title)
-	fw, _ := w.CreateFormFile("photo", "loadgen.png")
-	_, _ = fw.Write(pic.Bytes())
-	_ = w.Close()
-	return buf.Bytes(), w.FormDataContentType()
 }
 
 // repsPerSource is how many simulated reps share one client address. The
