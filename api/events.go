@@ -43,6 +43,8 @@ func (s *Server) events(c *gin.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.streams.Done():
+			return // shutting down: the client reconnects to another instance
 		case <-tick.C:
 			if _, err := fmt.Fprint(c.Writer, ": ping\n\n"); err != nil {
 				return

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"io/fs"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -17,8 +16,7 @@ func (s *Server) routes() {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	static, _ := fs.Sub(web.Static(), ".")
-	r.StaticFS("/static", http.FS(static))
+	r.StaticFS("/static", http.FS(web.Static()))
 	r.GET("/photos/:org/:id", s.photo) // public: shown to website visitors
 
 	// Pages.

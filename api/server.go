@@ -66,6 +66,10 @@ type Server struct {
 	log    *slog.Logger
 	pages  *web.Renderer
 	router *gin.Engine
+	// streams ends every SSE stream when the HTTP server shuts down: they
+	// never go idle, so Shutdown would otherwise wait for its deadline.
+	streams     context.Context
+	stopStreams context.CancelFunc
 }
 
 // New builds the server and its routes.
@@ -75,6 +79,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Config: cfg, log: cfg.Log, pages: pages}
+	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -98,11 +103,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 // ReadTimeout or WriteTimeout: they would cut SSE streams; bodies are capped
 // by size per route instead.
 func (s *Server) HTTPServer(addr string) *http.Server {
-	return &http.Server{
+	hs := &http.Server{
 		Addr:              addr,
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	hs.RegisterOnShutdown(s.stopStreams)
+	return hs
 }

@@ -222,6 +222,14 @@ func TestEndToEndOnboarding(t *testing.T) {
 	if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, path); err != nil {
 		t.Fatalf("replay: %v", err)
 	}
+
+	// Ctrl-C with the admin's stream still open: the stream is ended, so the
+	// graceful shutdown does not sit out its 10 s deadline.
+	start := time.Now()
+	dev.stop(t)
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("onramp dev took %v to stop with an open event stream", d)
+	}
 }
 
 func mustTemporalClient(t testing.TB, p *proc) tclient.Client {

@@ -235,8 +235,6 @@ func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, log *slog
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// SSE streams end with their requests' contexts.
-	srv.RegisterOnShutdown(func() {})
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
 	}
