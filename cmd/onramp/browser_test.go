@@ -55,6 +55,10 @@ func TestWizardInBrowser(t *testing.T) {
 		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		// Answer camera/microphone prompts with fake devices: headless
+		// Chromium has no one to click the prompt, and getUserMedia would
+		// otherwise wait on it forever.
+		chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -64,9 +68,16 @@ func TestWizardInBrowser(t *testing.T) {
 	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancelT()
 
+	// Start the browser on ctx: the first Run ties the tab to its context,
+	// and the steps below run with shorter ones derived from it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatal(err)
+	}
 	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
 			html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main")))
 			t.Fatalf("%s: %v\npage: %.3000s", name, err, html)
 		}
