@@ -221,6 +221,9 @@ func (s *Server) openStore(o Options) (main, vis *config.SQL, err error) {
 	if vis, err = fileStore(filepath.Join(o.DataDir, VisibilityFile), pragmas); err != nil {
 		return nil, nil, err
 	}
+	if err := leanVisibility(vis); err != nil {
+		return nil, nil, err
+	}
 	if err := forgetMembers(main); err != nil {
 		return nil, nil, err
 	}
@@ -253,6 +256,49 @@ func fileStore(path string, pragmas map[string]string) (*config.SQL, error) {
 		return nil, err
 	}
 	return sqlCfg, nil
+}
+
+// unusedVisibilityIndexes are the indexes of the server's SQLite visibility
+// schema that leanVisibility drops. The schema indexes every column that a
+// list query may filter on, each index over a column computed from the
+// search-attribute JSON: 58 indexes, all rewritten (deleted and inserted)
+// by each visibility write, which made a search-attribute upsert cost about
+// 1.7 ms of CPU. Kept are the default ordering and the filters the Temporal
+// UI and Onramp use: workflow ID, type, status, task queue, execution time
+// and the ten custom Keyword columns (where OnrampOrg, OnrampStep and
+// OnrampStatus, and any Keyword attribute an operator adds, are stored).
+// A query on a dropped column still works: on a development server's few
+// thousand rows it scans the table.
+var unusedVisibilityIndexes = []string{
+	"by_history_length", "by_history_size_bytes", "by_execution_duration", "by_state_transition_count",
+	"by_parent_workflow_id", "by_parent_run_id", "by_root_workflow_id", "by_root_run_id",
+	"by_batcher_user", "by_temporal_scheduled_start_time", "by_temporal_scheduled_by_id",
+	"by_temporal_schedule_paused", "by_temporal_namespace_division", "by_temporal_pause_info",
+	"by_temporal_worker_deployment_version", "by_temporal_workflow_versioning_behavior",
+	"by_temporal_worker_deployment",
+	"by_bool_01", "by_bool_02", "by_bool_03", "by_datetime_01", "by_datetime_02", "by_datetime_03",
+	"by_double_01", "by_double_02", "by_double_03", "by_int_01", "by_int_02", "by_int_03",
+	"by_temporal_bool_01", "by_temporal_bool_02", "by_temporal_datetime_01", "by_temporal_datetime_02",
+	"by_temporal_double_01", "by_temporal_double_02", "by_temporal_int_01", "by_temporal_int_02",
+	"by_temporal_keyword_01", "by_temporal_keyword_02", "by_temporal_keyword_03", "by_temporal_keyword_04",
+	"by_temporal_low_cardinality_keyword_01",
+}
+
+// leanVisibility drops unusedVisibilityIndexes from the visibility file
+// (idempotent: a file made before this existed loses them at its next
+// start).
+func leanVisibility(sqlCfg *config.SQL) error {
+	db, err := sql.NewSQLAdminDB(sqlplugin.DbKindVisibility, sqlCfg, resolver.NewNoopResolver(), log.NewNoopLogger(), metrics.NoopMetricsHandler)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+	for _, ix := range unusedVisibilityIndexes {
+		if err := db.Exec("DROP INDEX IF EXISTS " + ix); err != nil {
+			return fmt.Errorf("visibility: drop index %s: %w", ix, err)
+		}
+	}
+	return nil
 }
 
 // forgetMembers deletes the cluster membership records of earlier runs.

@@ -2,6 +2,7 @@ package temporaldev
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	_ "modernc.org/sqlite" // the driver of the server's SQLite store, to read its files
 )
 
 const taskQueue = "temporaldev-test"
@@ -145,28 +147,7 @@ func TestInMemory(t *testing.T) {
 	})
 
 	t.Run("ListBySearchAttribute", func(t *testing.T) {
-		// Visibility is written asynchronously: poll, slower than the
-		// default 10 List calls/s per namespace.
-		const query = `OnrampStep = 'calendar'`
-		var ids []string
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids = ids[:0]
-			for _, e := range resp.GetExecutions() {
-				ids = append(ids, e.GetExecution().GetWorkflowId())
-			}
-			if len(ids) > 0 || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		if len(ids) != 1 || ids[0] != "greet/1" {
-			t.Errorf("ListWorkflow(%q) = %v, want [greet/1]", query, ids)
-		}
+		mustList(t, c, `OnrampStep = 'calendar'`, "greet/1")
 	})
 
 	t.Run("EnsureSearchAttributes", func(t *testing.T) {
@@ -215,6 +196,89 @@ func TestInMemory(t *testing.T) {
 			t.Errorf("err = %v, want a type mismatch", err)
 		}
 	})
+}
+
+// mustList checks that the visibility query lists exactly the workflow
+// with ID want. Visibility is written asynchronously: it polls, slower than
+// the default 10 List calls/s per namespace.
+func mustList(tb testing.TB, c client.Client, query, want string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var ids []string
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		if err != nil {
+			tb.Fatalf("ListWorkflow(%q): %v", query, err)
+		}
+		ids = ids[:0]
+		for _, e := range resp.GetExecutions() {
+			ids = append(ids, e.GetExecution().GetWorkflowId())
+		}
+		if len(ids) > 0 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(ids) != 1 || ids[0] != want {
+		tb.Errorf("ListWorkflow(%q) = %v, want [%s]", query, ids, want)
+	}
+}
+
+// TestFileLeanVisibility: a file-backed server's visibility store lacks the
+// indexes of columns nobody filters on, keeps those of the default order,
+// the usual filters and the custom Keyword attributes, and still answers
+// queries on both kinds of column.
+func TestFileLeanVisibility(t *testing.T) {
+	dir := t.TempDir()
+	s := MustStart(t, Options{
+		DataDir:          dir,
+		Logger:           testLogger(t),
+		SearchAttributes: map[string]enums.IndexedValueType{"OnrampStep": enums.INDEXED_VALUE_TYPE_KEYWORD},
+	})
+	c := MustClient(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "greet/lean", TaskQueue: taskQueue}, greet, "rep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	mustList(t, c, `OnrampStep = 'calendar'`, "greet/lean")                      // kept index
+	mustList(t, c, `HistoryLength > 0 AND WorkflowType = 'greet'`, "greet/lean") // dropped index: a scan
+
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, VisibilityFile)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		have[name] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ix := range unusedVisibilityIndexes {
+		if have[ix] {
+			t.Errorf("visibility index %s was not dropped", ix)
+		}
+	}
+	for _, ix := range []string{"default_idx", "by_workflow_id", "by_workflow_type", "by_status", "by_task_queue", "by_keyword_01", "by_keyword_10"} {
+		if !have[ix] {
+			t.Errorf("visibility index %s is missing; have %v", ix, have)
+		}
+	}
 }
 
 // The first half of TestFileRestart runs in a child process (this test
