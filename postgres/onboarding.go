@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/onramp/onramp"
 )
@@ -94,43 +95,46 @@ func (s *OnboardingStore) RecordStep(ctx context.Context, r onramp.StepRecord) e
 		}
 		return t
 	}
-	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
-		if p := r.Profile; p != nil {
-			if err := upsertProfile(ctx, tx, r.OrgID, r.RepID, p, at(p.UpdatedAt)); err != nil {
-				return err
-			}
+	// One round trip: the statements go as one batch, which PostgreSQL runs
+	// as one implicit transaction (all or nothing).
+	b := &pgx.Batch{}
+	if p := r.Profile; p != nil {
+		if err := queueProfile(b, r.OrgID, r.RepID, p, at(p.UpdatedAt)); err != nil {
+			return wrap(op, err, "")
 		}
-		if a := r.Availability; a != nil {
-			if err := upsertAvailability(ctx, tx, r.OrgID, r.RepID, a, at(a.UpdatedAt)); err != nil {
-				return err
-			}
+	}
+	if a := r.Availability; a != nil {
+		if err := queueAvailability(b, r.OrgID, r.RepID, a, at(a.UpdatedAt)); err != nil {
+			return wrap(op, err, "")
 		}
-		if n := r.Notifications; n != nil {
-			if err := upsertNotificationPrefs(ctx, tx, r.OrgID, r.RepID, n, at(n.UpdatedAt)); err != nil {
-				return err
-			}
+	}
+	if n := r.Notifications; n != nil {
+		if err := queueNotificationPrefs(b, r.OrgID, r.RepID, n, at(n.UpdatedAt)); err != nil {
+			return wrap(op, err, "")
 		}
-		if b := r.Browser; b != nil {
-			if err := upsertBrowserPermissions(ctx, tx, r.OrgID, r.RepID, b, at(b.UpdatedAt)); err != nil {
-				return err
+	}
+	if bp := r.Browser; bp != nil {
+		queueBrowserPermissions(b, r.OrgID, r.RepID, bp, at(bp.UpdatedAt))
+	}
+	for _, t := range r.Transitions {
+		queueTransition(b, r.OrgID, r.RepID, r.WorkflowID, t)
+	}
+	if r.RepStatus != "" {
+		// Every other statement of the batch is about the same rep and
+		// fails on its foreign key when the rep is not in the org, so an
+		// update of no row here means the batch wrote nothing else either.
+		b.Queue(qSetUserStatus, r.RepID, r.OrgID, r.RepStatus).Exec(func(ct pgconn.CommandTag) error {
+			if ct.RowsAffected() == 0 {
+				return onramp.Errorf(onramp.ENOTFOUND, "Rep not found.")
 			}
-		}
-		for _, t := range r.Transitions {
-			if err := recordTransition(ctx, tx, r.OrgID, r.RepID, r.WorkflowID, t); err != nil {
-				return err
-			}
-		}
-		if r.RepStatus != "" {
-			if err := setUserStatus(ctx, tx, r.OrgID, r.RepID, r.RepStatus); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
+	err := s.db.pool.SendBatch(ctx, b).Close()
 	return wrap(op, err, "Rep not found.")
 }
 
-func upsertProfile(ctx context.Context, tx pgx.Tx, orgID, repID string, p *onramp.Profile, at time.Time) error {
+func queueProfile(b *pgx.Batch, orgID, repID string, p *onramp.Profile, at time.Time) error {
 	var photo *string
 	if p.PhotoID != "" {
 		if !validUUID(p.PhotoID) {
@@ -145,11 +149,11 @@ func upsertProfile(ctx context.Context, tx pgx.Tx, orgID, repID string, p *onram
 			first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, title = EXCLUDED.title,
 			photo_id = EXCLUDED.photo_id, updated_at = EXCLUDED.updated_at
 		WHERE profiles.org_id = EXCLUDED.org_id AND profiles.updated_at <= EXCLUDED.updated_at`
-	_, err := tx.Exec(ctx, q, repID, orgID, p.FirstName, p.LastName, p.Title, photo, at)
-	return err
+	b.Queue(q, repID, orgID, p.FirstName, p.LastName, p.Title, photo, at)
+	return nil
 }
 
-func upsertAvailability(ctx context.Context, tx pgx.Tx, orgID, repID string, a *onramp.Availability, at time.Time) error {
+func queueAvailability(b *pgx.Batch, orgID, repID string, a *onramp.Availability, at time.Time) error {
 	weekly := a.Weekly
 	if weekly == nil {
 		weekly = map[string][]onramp.Interval{}
@@ -166,16 +170,16 @@ func upsertAvailability(ctx context.Context, tx pgx.Tx, orgID, repID string, a *
 			min_notice_minutes = EXCLUDED.min_notice_minutes, buffer_minutes = EXCLUDED.buffer_minutes,
 			updated_at = EXCLUDED.updated_at
 		WHERE availability.org_id = EXCLUDED.org_id AND availability.updated_at <= EXCLUDED.updated_at`
-	_, err = tx.Exec(ctx, q, repID, orgID, a.TimeZone, w, a.MinNoticeMinutes, a.BufferMinutes, at)
-	return err
+	b.Queue(q, repID, orgID, a.TimeZone, w, a.MinNoticeMinutes, a.BufferMinutes, at)
+	return nil
 }
 
-func upsertNotificationPrefs(ctx context.Context, tx pgx.Tx, orgID, repID string, n *onramp.NotificationPrefs, at time.Time) error {
+func queueNotificationPrefs(b *pgx.Batch, orgID, repID string, n *onramp.NotificationPrefs, at time.Time) error {
 	streams := n.Streams
 	if streams == nil {
 		streams = map[string]onramp.StreamPref{}
 	}
-	b, err := json.Marshal(streams)
+	js, err := json.Marshal(streams)
 	if err != nil {
 		return err
 	}
@@ -186,11 +190,11 @@ func upsertNotificationPrefs(ctx context.Context, tx pgx.Tx, orgID, repID string
 			return_visitor_alerts = EXCLUDED.return_visitor_alerts, sound = EXCLUDED.sound,
 			voice_alerts = EXCLUDED.voice_alerts, streams = EXCLUDED.streams, updated_at = EXCLUDED.updated_at
 		WHERE notification_prefs.org_id = EXCLUDED.org_id AND notification_prefs.updated_at <= EXCLUDED.updated_at`
-	_, err = tx.Exec(ctx, q, repID, orgID, n.ReturnVisitorAlerts, n.Sound, n.VoiceAlerts, b, at)
-	return err
+	b.Queue(q, repID, orgID, n.ReturnVisitorAlerts, n.Sound, n.VoiceAlerts, js, at)
+	return nil
 }
 
-func upsertBrowserPermissions(ctx context.Context, tx pgx.Tx, orgID, repID string, b *onramp.BrowserPermissions, at time.Time) error {
+func queueBrowserPermissions(b *pgx.Batch, orgID, repID string, bp *onramp.BrowserPermissions, at time.Time) {
 	const q = `
 		INSERT INTO browser_permissions (user_id, org_id, notifications, camera, microphone, user_agent, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -198,13 +202,12 @@ func upsertBrowserPermissions(ctx context.Context, tx pgx.Tx, orgID, repID strin
 			notifications = EXCLUDED.notifications, camera = EXCLUDED.camera, microphone = EXCLUDED.microphone,
 			user_agent = EXCLUDED.user_agent, updated_at = EXCLUDED.updated_at
 		WHERE browser_permissions.org_id = EXCLUDED.org_id AND browser_permissions.updated_at <= EXCLUDED.updated_at`
-	_, err := tx.Exec(ctx, q, repID, orgID, b.Notifications, b.Camera, b.Microphone, b.UserAgent, at)
-	return err
+	b.Queue(q, repID, orgID, bp.Notifications, bp.Camera, bp.Microphone, bp.UserAgent, at)
 }
 
-// recordTransition projects one transition. Each statement is guarded by
+// queueTransition projects one transition. Each statement is guarded by
 // the transition's seq, so replaying it, or an older one, is a no-op.
-func recordTransition(ctx context.Context, tx pgx.Tx, orgID, repID, workflowID string, t onramp.StepTransition) error {
+func queueTransition(b *pgx.Batch, orgID, repID, workflowID string, t onramp.StepTransition) {
 	at := orNow(t.At)
 	st := t.Step
 	updated := st.UpdatedAt
@@ -231,9 +234,7 @@ func recordTransition(ctx context.Context, tx pgx.Tx, orgID, repID, workflowID s
 		WHERE o.org_id = EXCLUDED.org_id
 		  AND (EXCLUDED.last_seq > o.last_seq OR EXCLUDED.started_at < o.started_at
 		       OR (EXCLUDED.workflow_id <> '' AND EXCLUDED.workflow_id <> o.workflow_id))`
-	if _, err := tx.Exec(ctx, qOnboarding, repID, orgID, workflowID, t.Current, t.Finished, t.Seq, at, finishedAt); err != nil {
-		return err
-	}
+	b.Queue(qOnboarding, repID, orgID, workflowID, t.Current, t.Finished, t.Seq, at, finishedAt)
 	const qStep = `
 		INSERT INTO onboarding_steps AS s (rep_id, step, org_id, position, status, required, attempts,
 			last_error, message, started_at, completed_at, updated_at, seq)
@@ -243,16 +244,13 @@ func recordTransition(ctx context.Context, tx pgx.Tx, orgID, repID, workflowID s
 			last_error = EXCLUDED.last_error, message = EXCLUDED.message, started_at = EXCLUDED.started_at,
 			completed_at = EXCLUDED.completed_at, updated_at = EXCLUDED.updated_at, seq = EXCLUDED.seq
 		WHERE s.org_id = EXCLUDED.org_id AND s.seq < EXCLUDED.seq`
-	if _, err := tx.Exec(ctx, qStep, repID, st.Key, orgID, st.Key.Index(), st.Status, st.Required, st.Attempts,
-		st.LastError, st.Message, st.StartedAt, st.CompletedAt, updated, t.Seq); err != nil {
-		return err
-	}
+	b.Queue(qStep, repID, st.Key, orgID, st.Key.Index(), st.Status, st.Required, st.Attempts,
+		st.LastError, st.Message, st.StartedAt, st.CompletedAt, updated, t.Seq)
 	const qEvent = `
 		INSERT INTO onboarding_events (org_id, rep_id, seq, step, from_status, to_status, error, message, at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (rep_id, seq) DO NOTHING`
-	_, err := tx.Exec(ctx, qEvent, orgID, repID, t.Seq, st.Key, t.From, st.Status, st.LastError, st.Message, at)
-	return err
+	b.Queue(qEvent, orgID, repID, t.Seq, st.Key, t.From, st.Status, st.LastError, st.Message, at)
 }
 
 // Progress rebuilds a rep's onboarding from the projection: the ten steps

@@ -204,6 +204,42 @@ func TestRecordStep(t *testing.T) {
 		_, err = f.store.Availability(ctx, f.org.ID, f.rep.ID)
 		MustCode(t, err, onramp.ENOTFOUND)
 	})
+
+	t.Run("ErrLastStatementIsAtomic", func(t *testing.T) {
+		// The statements go as one batch: a failure in the last one (a
+		// CHECK on the second transition's step row) undoes the settings
+		// and the first transition written before it.
+		f := MustFixture(t)
+		av := onramp.DefaultAvailability("Europe/Paris")
+		bad := f.transition(2, onramp.StepNotifications, onramp.StatusPending, onramp.StatusDone, onramp.StepBrowser)
+		bad.Step.Attempts = -1
+		err := f.store.RecordStep(ctx, onramp.StepRecord{OrgID: f.org.ID, RepID: f.rep.ID, Availability: &av, RepStatus: onramp.UserOnboarding,
+			Transitions: []onramp.StepTransition{
+				f.transition(1, onramp.StepAvailability, onramp.StatusPending, onramp.StatusDone, onramp.StepNotifications),
+				bad,
+			}})
+		MustCode(t, err, onramp.EINVALID)
+		_, err = f.store.Progress(ctx, f.org.ID, f.rep.ID)
+		MustCode(t, err, onramp.ENOTFOUND)
+		_, err = f.store.Availability(ctx, f.org.ID, f.rep.ID)
+		MustCode(t, err, onramp.ENOTFOUND)
+		if events, _ := f.store.StepEvents(ctx, f.org.ID, f.rep.ID); len(events) != 0 {
+			t.Errorf("%d step events written by a failed record", len(events))
+		}
+		if u, err := f.users.FindUser(ctx, f.org.ID, f.rep.ID); err != nil || u.Status == onramp.UserOnboarding {
+			t.Errorf("rep status = %v (err %v), want unchanged by a failed record", u.Status, err)
+		}
+	})
+
+	t.Run("ErrRepStatusOfUnknownRep", func(t *testing.T) {
+		f := MustFixture(t)
+		other := MustCreateOrg(t, f.users, "other")
+		err := f.store.RecordStep(ctx, onramp.StepRecord{OrgID: other.ID, RepID: f.rep.ID, RepStatus: onramp.UserReady})
+		MustCode(t, err, onramp.ENOTFOUND)
+		if u, _ := f.users.FindUser(ctx, f.org.ID, f.rep.ID); u.Status == onramp.UserReady {
+			t.Error("another org's record changed the rep's status")
+		}
+	})
 }
 
 func TestSettings(t *testing.T) {

@@ -232,6 +232,8 @@ func validUserStatus(st onramp.UserStatus) bool {
 	return false
 }
 
+const qSetUserStatus = `UPDATE users SET status = $3 WHERE id = $1 AND org_id = $2`
+
 func setUserStatus(ctx context.Context, x execer, orgID, userID string, st onramp.UserStatus) error {
 	if !validUserStatus(st) {
 		return onramp.Errorf(onramp.EINVALID, "Unknown user status %q.", st)
@@ -239,7 +241,7 @@ func setUserStatus(ctx context.Context, x execer, orgID, userID string, st onram
 	if !validUUID(orgID) || !validUUID(userID) {
 		return onramp.Errorf(onramp.ENOTFOUND, "User not found.")
 	}
-	tag, err := x.Exec(ctx, `UPDATE users SET status = $3 WHERE id = $1 AND org_id = $2`, userID, orgID, st)
+	tag, err := x.Exec(ctx, qSetUserStatus, userID, orgID, st)
 	if err != nil {
 		return err
 	}
