@@ -29,8 +29,11 @@ type loadgenOptions struct {
 	// BareUpsert makes the bare workflow upsert the onboarding's search
 	// attributes on every Update (an experiment: what do they cost?).
 	BareUpsert bool
-	Timeout    time.Duration // per request / per Update
-	Deadline   time.Duration // the whole run
+	// Rounds repeats the whole run (fresh reps and bare workflows each
+	// time); the verdict is the median round's ratio.
+	Rounds   int
+	Timeout  time.Duration // per request / per Update
+	Deadline time.Duration // the whole run
 }
 
 const loadgenUsage = `Usage: onramp loadgen onboarding [flags]
@@ -39,8 +42,9 @@ N reps go through the built onboarding steps concurrently through the HTTP API
 of a running onramp dev; then, in the same run and on the same Temporal server,
 a bare workflow (worker inside loadgen) takes the same number of Updates.
 Reports onboardings/s, p50/p99 per step request and Onramp's rate as a percent
-of the bare rate (target >= 80%). Traffic goes only to the given loopback
-addresses; the run is bounded by -n and -deadline.
+of the bare rate (target >= 80%). With -rounds R the run is repeated R times
+and judged by the median round. Traffic goes only to the given loopback
+addresses; the run is bounded by -n, -rounds and -deadline.
 
 Flags:
 `
@@ -66,16 +70,41 @@ func runLoadgen(ctx context.Context, args []string, getenv func(string) string, 
 	if o.JSON {
 		progress = io.Discard
 	}
-	rep, err := loadgenOnboarding(ctx, o, progress)
-	if rep != nil {
-		if o.JSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			if jerr := enc.Encode(rep); jerr != nil && err == nil {
-				err = jerr
+	var reports []*loadgenReport
+	for i := range o.Rounds {
+		if o.Rounds > 1 {
+			fmt.Fprintf(progress, "\n=== round %d of %d\n", i+1, o.Rounds)
+		}
+		var rep *loadgenReport
+		rep, err = loadgenOnboarding(ctx, o, progress)
+		if rep != nil {
+			reports = append(reports, rep)
+			if !o.JSON {
+				rep.writeTable(stdout)
 			}
-		} else {
-			rep.writeTable(stdout)
+		}
+		if err != nil {
+			break
+		}
+	}
+	var out any
+	switch {
+	case len(reports) == 0:
+		return err
+	case o.Rounds == 1:
+		out = reports[0]
+	default:
+		sum := summarize(reports)
+		out = sum
+		if !o.JSON {
+			sum.writeTable(stdout)
+		}
+	}
+	if o.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(out); jerr != nil && err == nil {
+			err = jerr
 		}
 	}
 	return err
@@ -103,6 +132,7 @@ func parseLoadgenFlags(args []string, getenv func(string) string, stdout io.Writ
 	fs.StringVar(&o.Password, "password", demoPassword, "admin password")
 	fs.BoolVar(&o.JSON, "json", false, "print a machine-readable JSON summary instead of the table")
 	fs.BoolVar(&o.BareUpsert, "bare-upsert", false, "experiment: the bare workflow also upserts the onboarding's 3 search attributes on every Update, as the onboarding does")
+	fs.IntVar(&o.Rounds, "rounds", 1, "repeat the whole run this many times (new reps each time) and judge the median round's ratio")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "deadline of each request and each Update")
 	fs.DurationVar(&o.Deadline, "deadline", 20*time.Minute, "deadline of the whole run")
 	if err := fs.Parse(args); err != nil {
@@ -116,6 +146,8 @@ func parseLoadgenFlags(args []string, getenv func(string) string, stdout io.Writ
 		return o, fmt.Errorf("loadgen: -n must be between 1 and 100000, got %d", o.N)
 	case o.C < 1 || o.C > 1000:
 		return o, fmt.Errorf("loadgen: -c must be between 1 and 1000, got %d", o.C)
+	case o.Rounds < 1 || o.Rounds > 20:
+		return o, fmt.Errorf("loadgen: -rounds must be between 1 and 20, got %d", o.Rounds)
 	case o.Timeout <= 0 || o.Deadline <= 0:
 		return o, errors.New("loadgen: -timeout and -deadline must be positive")
 	}
