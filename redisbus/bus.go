@@ -193,6 +193,14 @@ func (b *Bus) dispatch(m *redis.Message) {
 	if orgID, ok = strings.CutSuffix(orgID, ":events"); !ok {
 		return
 	}
+	// Every instance receives every org's events: decode only those that
+	// someone here listens to.
+	b.mu.Lock()
+	listened := len(b.subs[orgID]) > 0
+	b.mu.Unlock()
+	if !listened {
+		return
+	}
 	var e onramp.Event
 	if err := json.Unmarshal([]byte(m.Payload), &e); err != nil || e.OrgID != orgID {
 		return // not ours: every publisher of these channels is a Bus
