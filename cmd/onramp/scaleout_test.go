@@ -101,10 +101,10 @@ func TestScaleOut(t *testing.T) {
 
 	// A new worker: the rep resumes where they were (the Update the API
 	// gave up on may still have run; either way the step is done once).
-	// That Update left a workflow task on the stopped worker's sticky queue,
-	// which the server hands to the new worker only once its sticky
-	// schedule-to-start timeout (5 s) has passed: until then the API may
-	// still answer 503 "try again", and the rep tries again.
+	// Right after the restart the API can still answer 503 "try again" (the
+	// workflow task of the Update it gave up on may still wait on the
+	// stopped worker's sticky queue, up to its 5 s schedule-to-start
+	// timeout), and the rep tries again.
 	mustStart(t, e, "worker")
 	start = time.Now()
 	waitFor(t, "availability via B after worker restart", 30*time.Second, func() bool {
