@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/onramp/onramp"
 )
@@ -213,15 +212,20 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 // status, ENOTFOUND if there is no such user in the org.
 func (s *UserService) SetUserStatus(ctx context.Context, orgID, userID string, st onramp.UserStatus) error {
 	const op = "postgres.SetUserStatus"
-	if err := setUserStatus(ctx, s.db.pool, orgID, userID, st); err != nil {
+	if !validUserStatus(st) {
+		return wrap(op, onramp.Errorf(onramp.EINVALID, "Unknown user status %q.", st), "")
+	}
+	if !validUUID(orgID) || !validUUID(userID) {
+		return notFoundf(op, "User not found.")
+	}
+	tag, err := s.db.pool.Exec(ctx, qSetUserStatus, userID, orgID, st)
+	if err != nil {
 		return wrap(op, err, "User not found.")
 	}
+	if tag.RowsAffected() == 0 {
+		return notFoundf(op, "User not found.")
+	}
 	return nil
-}
-
-// execer is what a pool and a transaction share.
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
 func validUserStatus(st onramp.UserStatus) bool {
@@ -232,24 +236,9 @@ func validUserStatus(st onramp.UserStatus) bool {
 	return false
 }
 
+// qSetUserStatus sets user $1 of org $2 to status $3 (SetUserStatus, and
+// RecordStep's batch).
 const qSetUserStatus = `UPDATE users SET status = $3 WHERE id = $1 AND org_id = $2`
-
-func setUserStatus(ctx context.Context, x execer, orgID, userID string, st onramp.UserStatus) error {
-	if !validUserStatus(st) {
-		return onramp.Errorf(onramp.EINVALID, "Unknown user status %q.", st)
-	}
-	if !validUUID(orgID) || !validUUID(userID) {
-		return onramp.Errorf(onramp.ENOTFOUND, "User not found.")
-	}
-	tag, err := x.Exec(ctx, qSetUserStatus, userID, orgID, st)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return onramp.Errorf(onramp.ENOTFOUND, "User not found.")
-	}
-	return nil
-}
 
 // ListReps lists the org's reps, oldest first, with their current step,
 // its status, since when, and the steps that are stuck. A rep whose
