@@ -95,7 +95,7 @@ func TestEndToEndOnboarding(t *testing.T) {
 
 	// The admin's live stream (SSE) over HTTP.
 	sseReq, _ := http.NewRequest("GET", dev.Base+"/api/v1/events", nil)
-	sseResp, err := admin.http.Do(sseReq)
+	sseResp, err := admin.HTTP.Do(sseReq)
 	if err != nil || sseResp.StatusCode != http.StatusOK {
 		t.Fatalf("SSE: %v %v", err, sseResp)
 	}
@@ -515,7 +515,7 @@ func TestRestartResume(t *testing.T) {
 		t.Errorf("onramp dev on a busy port: err %v", err)
 	}
 
-	rep.base = dev2.Base // the session lives in Postgres: still signed in
+	rep.Base = dev2.Base // the session lives in Postgres: still signed in
 	after := rep.progress()
 	if statuses(after) != statuses(before) || after.Step(onramp.StepProfile).Status != onramp.StatusDone {
 		t.Fatalf("after restart:\n%s\nwant\n%s", statuses(after), statuses(before))

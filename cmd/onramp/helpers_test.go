@@ -6,17 +6,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/apiclient"
 	"github.com/onramp/onramp/postgres/pgtest"
 )
 
@@ -147,91 +147,68 @@ func (p *proc) stop(t testing.TB) {
 	}
 }
 
-// apiClient is a browser-like API client: a cookie jar and the CSRF token.
+// apiClient is a browser-like API client (apiclient.Client: a cookie jar
+// and the CSRF token) that fails the test on a transport error. A copy
+// shares the cookies: point it at another instance with Base.
 type apiClient struct {
-	t    testing.TB
-	base string
-	http *http.Client
-	csrf string
-	User onramp.User
+	t testing.TB
+	apiclient.Client
 }
 
 func newClient(t testing.TB, base string) *apiClient {
-	jar, _ := cookiejar.New(nil)
-	return &apiClient{t: t, base: base, http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+	c := apiclient.New(base, nil)
+	c.HTTP.Timeout = 30 * time.Second
+	return &apiClient{t: t, Client: *c}
 }
 
 // mustLogin signs in through POST /api/v1/session.
 func mustLogin(t testing.TB, base, email, password string) *apiClient {
 	t.Helper()
 	c := newClient(t, base)
-	var out struct {
-		User      onramp.User `json:"user"`
-		CSRFToken string      `json:"csrf_token"`
+	if err := c.SignIn(context.Background(), email, password); err != nil {
+		t.Fatalf("login %s: %v", email, err)
 	}
-	if st := c.mustDo("POST", "/api/v1/session", map[string]string{"email": email, "password": password}, &out); st != http.StatusOK {
-		t.Fatalf("login %s: status %d", email, st)
-	}
-	c.csrf, c.User = out.CSRFToken, out.User
 	return c
 }
 
 // response is an HTTP response read whole.
-type response struct {
-	Status int
-	Body   []byte
-}
+type response struct{ apiclient.Response }
 
+// err is the application error in the body (the zero Error for a 2xx).
 func (r response) err() onramp.Error {
-	var e struct {
-		Code    string            `json:"code"`
-		Message string            `json:"message"`
-		Fields  map[string]string `json:"fields"`
+	var e *apiclient.Error
+	if !errors.As(r.Err(), &e) {
+		return onramp.Error{}
 	}
-	_ = json.Unmarshal(r.Body, &e)
 	return onramp.Error{Code: e.Code, Message: e.Message, Fields: e.Fields}
 }
 
 // raw sends a request; body may be nil, []byte (sent as is with
-// contentType) or any value (sent as JSON).
+// contentType) or any value (sent as JSON). A header in hdr with an empty
+// value is left out.
 func (c *apiClient) raw(method, path string, body any, contentType string, hdr map[string]string) response {
 	c.t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
+	var b []byte
+	switch v := body.(type) {
 	case nil:
 	case []byte:
-		r = bytes.NewReader(b)
+		b = v
 	default:
-		j, err := json.Marshal(b)
+		j, err := json.Marshal(v)
 		if err != nil {
 			c.t.Fatal(err)
 		}
-		r, contentType = bytes.NewReader(j), "application/json"
+		b, contentType = j, "application/json"
 	}
-	req, err := http.NewRequest(method, c.base+path, r)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if c.csrf != "" {
-		req.Header.Set("X-CSRF-Token", c.csrf)
-	}
+	h := http.Header{}
 	for k, v := range hdr {
-		if v == "" {
-			req.Header.Del(k)
-		} else {
-			req.Header.Set(k, v)
-		}
+		h.Set(k, v)
 	}
-	resp, err := c.http.Do(req)
+	r, err := c.Do(context.Background(), method, path, b, contentType, h)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, b}
+	return response{*r}
 }
 
 // mustDo sends JSON and decodes a 2xx JSON answer into out.
@@ -261,13 +238,13 @@ func (c *apiClient) progress() onramp.Progress {
 
 func (c *apiClient) submitProfile(first, last, title, filename string, photo []byte) response {
 	c.t.Helper()
-	body, ct := profileForm(first, last, title, filename, photo)
+	body, ct := apiclient.ProfileForm(first, last, title, filename, photo)
 	return c.raw("PUT", "/api/v1/reps/me/onboarding/steps/profile", body, ct, nil)
 }
 
 func pngBytes(t testing.TB, w, h int) []byte {
 	t.Helper()
-	return gradientPNG(w, h)
+	return apiclient.GradientPNG(w, h)
 }
 
 func statuses(p onramp.Progress) string {

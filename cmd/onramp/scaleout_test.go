@@ -57,9 +57,9 @@ func TestScaleOut(t *testing.T) {
 
 	// The rep's live stream on instance B.
 	repB := *rep
-	repB.base = apiB.Base
+	repB.Base = apiB.Base
 	req, _ := http.NewRequest("GET", apiB.Base+"/api/v1/events", nil)
-	resp, err := repB.http.Do(req)
+	resp, err := repB.HTTP.Do(req)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("SSE on B: %v %v", err, resp)
 	}
