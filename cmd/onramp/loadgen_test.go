@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/loadgen"
 )
 
 // TestLoadgenOnboarding runs `onramp loadgen onboarding` against a running
@@ -21,27 +21,23 @@ func TestLoadgenOnboarding(t *testing.T) {
 	if m == nil {
 		t.Fatalf("dev banner has no Temporal address:\n%s", dev.Out)
 	}
-	const n, c = 5, 3
+	const n, c, steps = 5, 3, 9
 	var out syncBuffer
 	args := []string{"loadgen", "onboarding", "-url", dev.Base, "-temporal", m[1], "-n", "5", "-c", "3", "-json"}
 	if err := run(context.Background(), args, env{}.getenv, &out); err != nil {
 		t.Fatalf("loadgen: %v\n%s", err, out.String())
 	}
-	var r loadgenReport
+	var r loadgen.Report
 	if err := json.Unmarshal([]byte(out.String()), &r); err != nil {
 		t.Fatalf("-json output: %v\n%s", err, out.String())
 	}
 
-	steps := len(lgSteps())
-	if steps != 9 {
-		t.Errorf("%d timed steps per rep, want 9", steps)
-	}
 	if r.Setup.CreatedReps != n || r.Setup.SignIn.Count != n {
 		t.Errorf("setup: %d reps created, %d signed in, want %d", r.Setup.CreatedReps, r.Setup.SignIn.Count, n)
 	}
 	for _, p := range []struct {
 		name string
-		p    lgPhase
+		p    loadgen.Phase
 	}{{"onramp", r.Onramp}, {"bare", r.Bare}} {
 		if p.p.Workflows != n || p.p.Completed != n || p.p.Requests != n*steps || len(p.p.Errors) != 0 {
 			t.Errorf("%s: %d/%d completed, %d requests (want %d), errors %v %v",
@@ -89,70 +85,26 @@ func TestLoadgenOnboarding(t *testing.T) {
 
 	// The readable table says what was measured.
 	var tbl strings.Builder
-	r.writeTable(&tbl)
+	r.WriteTable(&tbl)
 	t.Log(tbl.String())
-	for _, want := range []string{"skip calendar", "finish", "onboardings/s", "workflows/s", "Onramp / bare", "worker inside loadgen", bareTaskQueue} {
+	for _, want := range []string{"skip calendar", "finish", "onboardings/s", "workflows/s", "Onramp / bare", "worker inside loadgen", "task queue onramp-loadgen-bare"} {
 		if !strings.Contains(tbl.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, tbl.String())
 		}
 	}
 }
 
-func TestLoadgenFlags(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"NoScenario", nil, "name a scenario"},
-		{"UnknownScenario", []string{"bookings"}, "unknown scenario"},
-		{"RemoteURL", []string{"onboarding", "-url", "http://example.com:8080"}, "-url must be a loopback address"},
-		{"RemoteTemporal", []string{"onboarding", "-temporal", "10.0.0.1:7233"}, "-temporal must be a loopback address"},
-		{"ZeroReps", []string{"onboarding", "-n", "0"}, "-n must be"},
-		{"ZeroConcurrency", []string{"onboarding", "-c", "0"}, "-c must be"},
-		{"ZeroRounds", []string{"onboarding", "-rounds", "0"}, "-rounds must be"},
-		{"TooManyRounds", []string{"onboarding", "-rounds", "21"}, "-rounds must be"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var out syncBuffer
-			err := run(context.Background(), append([]string{"loadgen"}, tc.args...), env{}.getenv, &out)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("err = %v, want %q", err, tc.want)
-			}
-		})
+// TestLoadgenCommand: `onramp loadgen` is the loadgen package's, flags and
+// all (which that package tests).
+func TestLoadgenCommand(t *testing.T) {
+	var out syncBuffer
+	err := run(context.Background(), []string{"loadgen", "onboarding", "-n", "0"}, env{}.getenv, &out)
+	if err == nil || !strings.Contains(err.Error(), "-n must be") {
+		t.Errorf("onramp loadgen onboarding -n 0: err %v", err)
 	}
-}
-
-// TestLoadgenSummary: several rounds are judged by the median round, not
-// the best or the mean.
-func TestLoadgenSummary(t *testing.T) {
-	round := func(onramp, bare float64) *loadgenReport {
-		r := &loadgenReport{TargetPercent: 80, Onramp: lgPhase{PerSecond: onramp}, Bare: lgPhase{PerSecond: bare}}
-		r.finish()
-		return r
-	}
-	for _, tc := range []struct {
-		name             string
-		rounds           []*loadgenReport
-		median, min, max float64
-		meets            bool
-	}{
-		{"OddBelow", []*loadgenReport{round(30, 40), round(50, 50), round(20, 40)}, 75, 50, 100, false},
-		{"OddMeets", []*loadgenReport{round(32, 40), round(45, 50), round(20, 40)}, 80, 50, 90, true},
-		{"Even", []*loadgenReport{round(30, 40), round(35, 50), round(36, 40), round(20, 40)}, 72.5, 50, 90, false},
-		{"One", []*loadgenReport{round(40, 50)}, 80, 80, 80, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := summarize(tc.rounds)
-			if s.MedianRatioPercent != tc.median || s.MinRatioPercent != tc.min || s.MaxRatioPercent != tc.max || s.MeetsTarget != tc.meets {
-				t.Errorf("median %.2f min %.2f max %.2f meets %v, want %.2f %.2f %.2f %v",
-					s.MedianRatioPercent, s.MinRatioPercent, s.MaxRatioPercent, s.MeetsTarget, tc.median, tc.min, tc.max, tc.meets)
-			}
-			var tbl strings.Builder
-			s.writeTable(&tbl)
-			if want := fmt.Sprintf("Median Onramp / bare: %.1f%%", tc.median); !strings.Contains(tbl.String(), want) {
-				t.Errorf("table lacks %q:\n%s", want, tbl.String())
-			}
-		})
+	var help syncBuffer
+	if err := run(context.Background(), []string{"loadgen", "onboarding", "-h"}, env{}.getenv, &help); err != nil ||
+		!strings.Contains(help.String(), "Usage: onramp loadgen onboarding") || !strings.Contains(help.String(), "-rounds") {
+		t.Errorf("onramp loadgen onboarding -h: %v\n%s", err, help.String())
 	}
 }

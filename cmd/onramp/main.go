@@ -24,6 +24,7 @@ import (
 
 	"github.com/onramp/onramp/activities"
 	"github.com/onramp/onramp/api"
+	"github.com/onramp/onramp/loadgen"
 	"github.com/onramp/onramp/postgres"
 	"github.com/onramp/onramp/redisbus"
 	"github.com/onramp/onramp/temporaldev"
@@ -70,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	switch cmd {
 	case "dev", "serve", "worker", "migrate":
 	case "loadgen":
-		return runLoadgen(ctx, rest, getenv, stdout)
+		return loadgen.Main(ctx, rest, getenv, stdout)
 	default:
 		return fmt.Errorf("unknown command %q (try onramp --help)", cmd)
 	}

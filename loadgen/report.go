@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"fmt"
@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// loadgenReport is the outcome of one `onramp loadgen onboarding` run (the
+// Report is the outcome of one `onramp loadgen onboarding` run (the
 // -json output).
-type loadgenReport struct {
+type Report struct {
 	RunID     string `json:"run_id"`
 	URL       string `json:"url"`
 	Temporal  string `json:"temporal"`
@@ -21,14 +21,14 @@ type loadgenReport struct {
 	N         int    `json:"n"`
 	C         int    `json:"c"`
 
-	Setup lgSetup `json:"setup"`
+	Setup Setup `json:"setup"`
 	// Onramp: the reps through the HTTP API; Workflows are onboardings.
-	Onramp lgPhase `json:"onramp"`
+	Onramp Phase `json:"onramp"`
 	// ReadyVerified counts the created reps the admin API lists as ready
 	// after the run (read from the Postgres projection).
 	ReadyVerified int `json:"ready_verified"`
 	// Bare: the bare workflow taking the same Updates directly.
-	Bare lgPhase `json:"bare"`
+	Bare Phase `json:"bare"`
 	// BareVerified counts the bare workflows that completed with every
 	// Update recorded (checked after the timed phase).
 	BareVerified int `json:"bare_verified"`
@@ -44,37 +44,37 @@ type loadgenReport struct {
 	Notes         []string `json:"notes"`
 }
 
-// lgSetup is the untimed part: creating reps, signing them in (the account
+// Setup is the untimed part: creating reps, signing them in (the account
 // step: one Update each), starting the bare workflows.
-type lgSetup struct {
-	CreatedReps          int       `json:"created_reps"`
-	CreateWallSeconds    float64   `json:"create_wall_seconds"`
-	CreateRep            lgLatency `json:"create_rep"`
-	SignIn               lgLatency `json:"sign_in"`
-	SignInWallSeconds    float64   `json:"sign_in_wall_seconds"`
-	SignInErrors         lgErrors  `json:"sign_in_errors,omitempty"`
-	BareStarted          int       `json:"bare_started"`
-	BareStartWallSeconds float64   `json:"bare_start_wall_seconds"`
+type Setup struct {
+	CreatedReps          int     `json:"created_reps"`
+	CreateWallSeconds    float64 `json:"create_wall_seconds"`
+	CreateRep            Latency `json:"create_rep"`
+	SignIn               Latency `json:"sign_in"`
+	SignInWallSeconds    float64 `json:"sign_in_wall_seconds"`
+	SignInErrors         Errors  `json:"sign_in_errors,omitempty"`
+	BareStarted          int     `json:"bare_started"`
+	BareStartWallSeconds float64 `json:"bare_start_wall_seconds"`
 }
 
-// lgPhase is one timed phase.
-type lgPhase struct {
-	Workflows        int         `json:"workflows"` // attempted
-	Completed        int         `json:"completed"` // finished every step
-	Requests         int         `json:"requests"`  // successful Update-backed requests (or Updates)
-	Errors           lgErrors    `json:"errors"`    // by HTTP status, or by error kind
-	ErrorSamples     []string    `json:"error_samples,omitempty"`
-	WallSeconds      float64     `json:"wall_seconds"`
-	PerSecond        float64     `json:"per_second"`         // completed onboardings (workflows) per second
-	UpdatesPerSecond float64     `json:"updates_per_second"` // successful requests (Updates) per second
-	Steps            []lgLatency `json:"steps"`
-	All              lgLatency   `json:"all"`
+// Phase is one timed phase.
+type Phase struct {
+	Workflows        int       `json:"workflows"` // attempted
+	Completed        int       `json:"completed"` // finished every step
+	Requests         int       `json:"requests"`  // successful Update-backed requests (or Updates)
+	Errors           Errors    `json:"errors"`    // by HTTP status, or by error kind
+	ErrorSamples     []string  `json:"error_samples,omitempty"`
+	WallSeconds      float64   `json:"wall_seconds"`
+	PerSecond        float64   `json:"per_second"`         // completed onboardings (workflows) per second
+	UpdatesPerSecond float64   `json:"updates_per_second"` // successful requests (Updates) per second
+	Steps            []Latency `json:"steps"`
+	All              Latency   `json:"all"`
 }
 
-// lgErrors counts failures by kind ("503", "transport", ...).
-type lgErrors map[string]int
+// Errors counts failures by kind ("503", "transport", ...).
+type Errors map[string]int
 
-func (e lgErrors) total() int {
+func (e Errors) total() int {
 	n := 0
 	for _, v := range e {
 		n += v
@@ -82,7 +82,7 @@ func (e lgErrors) total() int {
 	return n
 }
 
-func (e lgErrors) String() string {
+func (e Errors) String() string {
 	if len(e) == 0 {
 		return "none"
 	}
@@ -93,8 +93,8 @@ func (e lgErrors) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// lgLatency is the latency of one kind of request (successful ones).
-type lgLatency struct {
+// Latency is the latency of one kind of request (successful ones).
+type Latency struct {
 	Key    string  `json:"key"`
 	Count  int     `json:"count"`
 	Errors int     `json:"errors"`
@@ -103,8 +103,8 @@ type lgLatency struct {
 	MaxMs  float64 `json:"max_ms"`
 }
 
-func latencyOf(key string, ds []time.Duration, errs int) lgLatency {
-	l := lgLatency{Key: key, Count: len(ds), Errors: errs}
+func latencyOf(key string, ds []time.Duration, errs int) Latency {
+	l := Latency{Key: key, Count: len(ds), Errors: errs}
 	if len(ds) == 0 {
 		return l
 	}
@@ -129,11 +129,11 @@ type recorder struct {
 	mu   sync.Mutex
 	keys []string
 	lat  map[string][]time.Duration
-	errs map[string]lgErrors
+	errs map[string]Errors
 }
 
 func newRecorder(keys ...string) *recorder {
-	return &recorder{keys: keys, lat: map[string][]time.Duration{}, errs: map[string]lgErrors{}}
+	return &recorder{keys: keys, lat: map[string][]time.Duration{}, errs: map[string]Errors{}}
 }
 
 func (r *recorder) ok(key string, d time.Duration) {
@@ -146,17 +146,17 @@ func (r *recorder) fail(key, kind string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.errs[key] == nil {
-		r.errs[key] = lgErrors{}
+		r.errs[key] = Errors{}
 	}
 	r.errs[key][kind]++
 }
 
 // fill sets the phase's latencies, request and error counts.
-func (r *recorder) fill(p *lgPhase) {
+func (r *recorder) fill(p *Phase) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var all []time.Duration
-	p.Errors = lgErrors{}
+	p.Errors = Errors{}
 	for _, k := range r.keys {
 		p.Steps = append(p.Steps, latencyOf(k, r.lat[k], r.errs[k].total()))
 		all = append(all, r.lat[k]...)
@@ -173,14 +173,14 @@ func (r *recorder) fill(p *lgPhase) {
 }
 
 // finish computes the ratio against the target.
-func (r *loadgenReport) finish() {
+func (r *Report) finish() {
 	if r.Bare.PerSecond > 0 {
 		r.RatioPercent = 100 * r.Onramp.PerSecond / r.Bare.PerSecond
 	}
 	r.MeetsTarget = r.RatioPercent >= r.TargetPercent
 }
 
-func (r *loadgenReport) writeTable(w io.Writer) {
+func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "\nonramp loadgen onboarding — run %s, n=%d reps, c=%d\n", r.RunID, r.N, r.C)
 	fmt.Fprintf(w, "  Onramp %s · Temporal %s (namespace %s)\n\n", r.URL, r.Temporal, r.Namespace)
 	s := r.Setup
@@ -191,7 +191,7 @@ func (r *loadgenReport) writeTable(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 
-	phase := func(title, unit, what, rate, urate string, p lgPhase) {
+	phase := func(title, unit, what, rate, urate string, p Phase) {
 		fmt.Fprintln(w, title)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "  %-14s\t%s\terrors\tp50 ms\tp99 ms\tmax ms\t\n", unit, what)
@@ -221,21 +221,21 @@ func (r *loadgenReport) writeTable(w io.Writer) {
 	}
 }
 
-// loadgenSummary sums up a run of several rounds (-rounds). One round on a
+// Summary sums up a run of several rounds (-rounds). One round on a
 // shared 2-core machine moves by several points from the next, so the
 // verdict is the median round's ratio.
-type loadgenSummary struct {
-	Rounds             []*loadgenReport `json:"rounds"`
-	RatiosPercent      []float64        `json:"ratios_percent"` // in round order
-	MedianRatioPercent float64          `json:"median_ratio_percent"`
-	MinRatioPercent    float64          `json:"min_ratio_percent"`
-	MaxRatioPercent    float64          `json:"max_ratio_percent"`
-	TargetPercent      float64          `json:"target_percent"`
-	MeetsTarget        bool             `json:"meets_target"`
+type Summary struct {
+	Rounds             []*Report `json:"rounds"`
+	RatiosPercent      []float64 `json:"ratios_percent"` // in round order
+	MedianRatioPercent float64   `json:"median_ratio_percent"`
+	MinRatioPercent    float64   `json:"min_ratio_percent"`
+	MaxRatioPercent    float64   `json:"max_ratio_percent"`
+	TargetPercent      float64   `json:"target_percent"`
+	MeetsTarget        bool      `json:"meets_target"`
 }
 
-func summarize(rounds []*loadgenReport) *loadgenSummary {
-	s := &loadgenSummary{Rounds: rounds}
+func summarize(rounds []*Report) *Summary {
+	s := &Summary{Rounds: rounds}
 	for _, r := range rounds {
 		s.RatiosPercent = append(s.RatiosPercent, r.RatioPercent)
 		s.TargetPercent = r.TargetPercent
@@ -254,7 +254,7 @@ func summarize(rounds []*loadgenReport) *loadgenSummary {
 	return s
 }
 
-func (s *loadgenSummary) writeTable(w io.Writer) {
+func (s *Summary) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "\n%d rounds (each: its own reps and bare workflows, Onramp then bare):\n", len(s.Rounds))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "  round\tonboardings/s\tbare workflows/s\tOnramp / bare\t\n")

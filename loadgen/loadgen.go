@@ -1,4 +1,13 @@
-package main
+// Package loadgen is `onramp loadgen`: a benchmark of a running Onramp on
+// this machine. In the onboarding scenario N reps go through the onboarding
+// steps through the HTTP API of `onramp dev`; then, on the same Temporal
+// server, a bare workflow (its worker inside loadgen) takes the same Updates.
+// It reports the rates and, per step, the latency of the Onramp request
+// beside the bare Update's.
+//
+// It speaks to Onramp over HTTP (package apiclient) and to Temporal through
+// the SDK only: it never imports the Temporal server.
+package loadgen
 
 import (
 	"context"
@@ -17,8 +26,15 @@ import (
 	"time"
 )
 
-// loadgenOptions are the flags of `onramp loadgen onboarding`.
-type loadgenOptions struct {
+// The dev demo's admin (cmd/onramp/seed.go), the default -admin and
+// -password.
+const (
+	demoAdmin    = "admin@demo.onramp.test"
+	demoPassword = "onramp-demo"
+)
+
+// options are the flags of `onramp loadgen onboarding`.
+type options struct {
 	URL       string // base URL of a running onramp dev (or serve)
 	Temporal  string // Temporal frontend of that system
 	Namespace string // Temporal namespace
@@ -36,7 +52,7 @@ type loadgenOptions struct {
 	Deadline time.Duration // the whole run
 }
 
-const loadgenUsage = `Usage: onramp loadgen onboarding [flags]
+const usage = `Usage: onramp loadgen onboarding [flags]
 
 N reps go through the built onboarding steps concurrently through the HTTP API
 of a running onramp dev; then, in the same run and on the same Temporal server,
@@ -49,15 +65,18 @@ addresses; the run is bounded by -n, -rounds and -deadline.
 Flags:
 `
 
-func runLoadgen(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+// Main runs `onramp loadgen args...`: args[0] names the scenario
+// (onboarding), the rest are its flags. Progress and the report go to
+// stdout; getenv supplies TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "onboarding" {
-		fmt.Fprint(stdout, loadgenUsage)
+		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {
 			return errors.New("loadgen: name a scenario (onboarding)")
 		}
 		return fmt.Errorf("loadgen: unknown scenario %q (try onboarding)", args[0])
 	}
-	o, err := parseLoadgenFlags(args[1:], getenv, stdout)
+	o, err := parseFlags(args[1:], getenv, stdout)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -70,17 +89,17 @@ func runLoadgen(ctx context.Context, args []string, getenv func(string) string, 
 	if o.JSON {
 		progress = io.Discard
 	}
-	var reports []*loadgenReport
+	var reports []*Report
 	for i := range o.Rounds {
 		if o.Rounds > 1 {
 			fmt.Fprintf(progress, "\n=== round %d of %d\n", i+1, o.Rounds)
 		}
-		var rep *loadgenReport
-		rep, err = loadgenOnboarding(ctx, o, progress)
+		var rep *Report
+		rep, err = onboarding(ctx, o, progress)
 		if rep != nil {
 			reports = append(reports, rep)
 			if !o.JSON {
-				rep.writeTable(stdout)
+				rep.WriteTable(stdout)
 			}
 		}
 		if err != nil {
@@ -97,7 +116,7 @@ func runLoadgen(ctx context.Context, args []string, getenv func(string) string, 
 		sum := summarize(reports)
 		out = sum
 		if !o.JSON {
-			sum.writeTable(stdout)
+			sum.WriteTable(stdout)
 		}
 	}
 	if o.JSON {
@@ -110,7 +129,7 @@ func runLoadgen(ctx context.Context, args []string, getenv func(string) string, 
 	return err
 }
 
-func parseLoadgenFlags(args []string, getenv func(string) string, stdout io.Writer) (loadgenOptions, error) {
+func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (options, error) {
 	temporalDefault := getenv("TEMPORAL_ADDRESS")
 	if temporalDefault == "" {
 		temporalDefault = "127.0.0.1:7233"
@@ -119,16 +138,16 @@ func parseLoadgenFlags(args []string, getenv func(string) string, stdout io.Writ
 	if nsDefault == "" {
 		nsDefault = "default"
 	}
-	var o loadgenOptions
+	var o options
 	fs := flag.NewFlagSet("onramp loadgen onboarding", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	fs.Usage = func() { fmt.Fprint(stdout, loadgenUsage); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(stdout, usage); fs.PrintDefaults() }
 	fs.StringVar(&o.URL, "url", "http://localhost:8080", "base URL of the running onramp dev")
 	fs.StringVar(&o.Temporal, "temporal", temporalDefault, "Temporal frontend host:port of that system, as onramp dev prints it (TEMPORAL_ADDRESS, else 127.0.0.1:7233)")
 	fs.StringVar(&o.Namespace, "namespace", nsDefault, "Temporal namespace (TEMPORAL_NAMESPACE, else default)")
 	fs.IntVar(&o.N, "n", 200, "number of reps (and of bare workflows)")
 	fs.IntVar(&o.C, "c", 20, "concurrency: reps (bare workflows) in flight at once")
-	fs.StringVar(&o.Admin, "admin", demoUsers[0].email, "admin email")
+	fs.StringVar(&o.Admin, "admin", demoAdmin, "admin email")
 	fs.StringVar(&o.Password, "password", demoPassword, "admin password")
 	fs.BoolVar(&o.JSON, "json", false, "print a machine-readable JSON summary instead of the table")
 	fs.BoolVar(&o.BareUpsert, "bare-upsert", false, "experiment: the bare workflow also upserts the onboarding's 3 search attributes on every Update, as the onboarding does")
@@ -182,10 +201,10 @@ func mustBeLoopback(flagName, host string) error {
 	return nil
 }
 
-// loadgenOnboarding runs the three phases and returns the report. On an
+// onboarding runs the three phases and returns the report. On an
 // error after some phase ran, the report so far comes back with it.
-func loadgenOnboarding(ctx context.Context, o loadgenOptions, progress io.Writer) (*loadgenReport, error) {
-	r := &loadgenReport{
+func onboarding(ctx context.Context, o options, progress io.Writer) (*Report, error) {
+	r := &Report{
 		RunID: newRunID(), URL: o.URL, Temporal: o.Temporal, Namespace: o.Namespace,
 		N: o.N, C: o.C, TargetPercent: 80,
 		Notes: []string{
@@ -200,18 +219,18 @@ func loadgenOnboarding(ctx context.Context, o loadgenOptions, progress io.Writer
 	}
 	fmt.Fprintf(progress, "loadgen %s: %d reps, concurrency %d, Onramp at %s, Temporal at %s\n", r.RunID, o.N, o.C, o.URL, o.Temporal)
 
-	h := newLoadgenHTTP(o)
+	h := newHTTPSide(o)
 	defer h.close()
 	fmt.Fprintf(progress, "setup: signing in as %s, creating %d reps and signing each in...\n", o.Admin, o.N)
 	reps, err := h.setup(ctx, r)
 	if err != nil {
 		return r, fmt.Errorf("loadgen setup: %w", err)
 	}
-	fmt.Fprintf(progress, "onramp: %d reps x %d step requests...\n", len(reps), len(lgSteps()))
+	fmt.Fprintf(progress, "onramp: %d reps x %d step requests...\n", len(reps), len(timedSteps()))
 	if err := h.onboard(ctx, reps, r); err != nil {
 		return r, fmt.Errorf("loadgen onramp phase: %w", err)
 	}
-	fmt.Fprintf(progress, "bare: %d workflows x %d Updates...\n", o.N, len(lgSteps()))
+	fmt.Fprintf(progress, "bare: %d workflows x %d Updates...\n", o.N, len(timedSteps()))
 	if err := runBare(ctx, o, r); err != nil {
 		return r, fmt.Errorf("loadgen bare phase: %w", err)
 	}

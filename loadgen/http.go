@@ -1,16 +1,13 @@
-package main
+package loadgen
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strconv"
 	"sync"
@@ -18,12 +15,13 @@ import (
 	"time"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/apiclient"
 	"github.com/onramp/onramp/workflows"
 )
 
-// lgStep is one Update-backed request of the wizard, and the Update the
+// timedStep is one Update-backed request of the wizard, and the Update the
 // bare workflow takes in its place.
-type lgStep struct {
+type timedStep struct {
 	key, method, path string
 	body              []byte
 	contentType       string
@@ -31,13 +29,13 @@ type lgStep struct {
 	arg               any // nil: the Update takes no argument
 }
 
-const lgStepsPath = "/api/v1/reps/me/onboarding/steps/"
+const stepsPath = "/api/v1/reps/me/onboarding/steps/"
 
-// lgSteps are the nine timed requests of one rep: every step built so far
+// timedSteps are the nine timed requests of one rep: every step built so far
 // (the account step is done at sign-in, in the setup).
-var lgSteps = sync.OnceValue(func() []lgStep {
+var timedSteps = sync.OnceValue(func() []timedStep {
 	prof := onramp.Profile{FirstName: "Load", LastName: "Generator", Title: "Here to help you find your perfect solution!"}
-	form, ct := profileForm(prof.FirstName, prof.LastName, prof.Title, "loadgen.png", gradientPNG(96, 96))
+	form, ct := apiclient.ProfileForm(prof.FirstName, prof.LastName, prof.Title, "loadgen.png", apiclient.GradientPNG(96, 96))
 	av := onramp.DefaultAvailability("Europe/Paris")
 	n := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams)
 	n.Sound = "marimba"
@@ -51,21 +49,21 @@ var lgSteps = sync.OnceValue(func() []lgStep {
 	}
 	// The API stores the photo itself and hands the workflow its ID.
 	prof.PhotoID = "loadgen-photo"
-	steps := []lgStep{
-		{key: "profile", method: "PUT", path: lgStepsPath + "profile", body: form, contentType: ct, update: workflows.UpdateProfile, arg: prof},
-		{key: "availability", method: "PUT", path: lgStepsPath + "availability", body: js(av), contentType: "application/json", update: workflows.UpdateAvailability, arg: av},
-		{key: "notifications", method: "PUT", path: lgStepsPath + "notifications", body: js(n), contentType: "application/json", update: workflows.UpdateNotifications, arg: n},
-		{key: "browser", method: "PUT", path: lgStepsPath + "browser", body: js(b), contentType: "application/json", update: workflows.UpdateBrowser, arg: b},
+	steps := []timedStep{
+		{key: "profile", method: "PUT", path: stepsPath + "profile", body: form, contentType: ct, update: workflows.UpdateProfile, arg: prof},
+		{key: "availability", method: "PUT", path: stepsPath + "availability", body: js(av), contentType: "application/json", update: workflows.UpdateAvailability, arg: av},
+		{key: "notifications", method: "PUT", path: stepsPath + "notifications", body: js(n), contentType: "application/json", update: workflows.UpdateNotifications, arg: n},
+		{key: "browser", method: "PUT", path: stepsPath + "browser", body: js(b), contentType: "application/json", update: workflows.UpdateBrowser, arg: b},
 	}
 	for _, k := range []onramp.StepKey{onramp.StepCalendar, onramp.StepMeeting, onramp.StepCRM, onramp.StepApps} {
-		steps = append(steps, lgStep{key: "skip " + string(k), method: "POST", path: lgStepsPath + string(k) + "/skip", update: workflows.UpdateSkip, arg: workflows.StepInput{Step: k}})
+		steps = append(steps, timedStep{key: "skip " + string(k), method: "POST", path: stepsPath + string(k) + "/skip", update: workflows.UpdateSkip, arg: workflows.StepInput{Step: k}})
 	}
-	return append(steps, lgStep{key: "finish", method: "POST", path: lgStepsPath + "finish", update: workflows.UpdateFinish})
+	return append(steps, timedStep{key: "finish", method: "POST", path: stepsPath + "finish", update: workflows.UpdateFinish})
 })
 
-func lgStepKeys() []string {
+func stepKeys() []string {
 	var keys []string
-	for _, s := range lgSteps() {
+	for _, s := range timedSteps() {
 		keys = append(keys, s.key)
 	}
 	return keys
@@ -77,30 +75,23 @@ func lgStepKeys() []string {
 // addresses of the loopback network (127.0.0.0/8 is all local on Linux).
 const repsPerSource = 20
 
-// loadgenHTTP is the HTTP side: the admin and one browser-like client
+// httpSide is the HTTP side: the admin and one browser-like client
 // (cookie jar + CSRF token) per rep.
-type loadgenHTTP struct {
-	o    loadgenOptions
+type httpSide struct {
+	o    options
 	bind bool // the target is IPv4 loopback: spread source addresses
 	// srcBase offsets this run's source addresses, so that back-to-back
 	// runs do not share the server's per-address sign-in counters.
 	srcBase int
 
-	admin *lgClient // signed in by setup
+	admin *apiclient.Client // signed in by setup
 
 	mu         sync.Mutex
 	transports map[int]*http.Transport
 }
 
-type lgClient struct {
-	http  *http.Client
-	csrf  string
-	user  onramp.User
-	email string
-}
-
-func newLoadgenHTTP(o loadgenOptions) *loadgenHTTP {
-	h := &loadgenHTTP{o: o, transports: map[int]*http.Transport{}, srcBase: mrand.IntN(1 << 20)}
+func newHTTPSide(o options) *httpSide {
+	h := &httpSide{o: o, transports: map[int]*http.Transport{}, srcBase: mrand.IntN(1 << 20)}
 	if u, err := url.Parse(o.URL); err == nil {
 		if ip := net.ParseIP(u.Hostname()); ip != nil && ip.To4() != nil && ip.IsLoopback() {
 			h.bind = true
@@ -109,7 +100,7 @@ func newLoadgenHTTP(o loadgenOptions) *loadgenHTTP {
 	return h
 }
 
-func (h *loadgenHTTP) close() {
+func (h *httpSide) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, t := range h.transports {
@@ -119,7 +110,7 @@ func (h *loadgenHTTP) close() {
 
 // transport is the connection pool of source group g (0: the default
 // source address).
-func (h *loadgenHTTP) transport(g int) *http.Transport {
+func (h *httpSide) transport(g int) *http.Transport {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if t := h.transports[g]; t != nil {
@@ -140,71 +131,42 @@ func (h *loadgenHTTP) transport(g int) *http.Transport {
 	return t
 }
 
-func (h *loadgenHTTP) newClient(g int) *lgClient {
-	jar, _ := cookiejar.New(nil)
-	return &lgClient{http: &http.Client{Jar: jar, Transport: h.transport(g)}}
-}
-
-// httpError is a non-2xx answer.
-type httpError struct {
-	method, path string
-	status       int
-	body         string
-}
-
-func (e *httpError) Error() string {
-	return fmt.Sprintf("%s %s: %d %s", e.method, e.path, e.status, e.body)
+// newClient is a browser with its own cookies, connecting from the source
+// addresses of group g.
+func (h *httpSide) newClient(g int) *apiclient.Client {
+	return apiclient.New(h.o.URL, h.transport(g))
 }
 
 // errKind names an error for the report: the HTTP status, "timeout" or
 // "transport".
 func errKind(err error) string {
-	var he *httpError
+	var he *apiclient.Error
 	switch {
 	case errors.As(err, &he):
-		return strconv.Itoa(he.status)
+		return strconv.Itoa(he.Status)
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	}
 	return "transport"
 }
 
-// do sends one request and reads the whole answer; a status other than
-// want (or any non-2xx when want is 0) is an *httpError.
-func (h *loadgenHTTP) do(ctx context.Context, c *lgClient, method, path string, body []byte, contentType string, want int, out any) error {
+// do sends one request within -timeout and reads the whole answer into out
+// (nil: not decoded). A status other than want is an *apiclient.Error.
+func (h *httpSide) do(ctx context.Context, c *apiclient.Client, method, path string, body []byte, contentType string, want int, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, h.o.Timeout)
 	defer cancel()
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, h.o.URL+path, r)
+	r, err := c.Do(ctx, method, path, body, contentType, nil)
 	if err != nil {
 		return err
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if c.csrf != "" {
-		req.Header.Set("X-CSRF-Token", c.csrf)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
+	if err := r.Err(); err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if (want != 0 && resp.StatusCode != want) || resp.StatusCode >= 300 {
-		if len(b) > 300 {
-			b = b[:300]
-		}
-		return &httpError{method, path, resp.StatusCode, string(bytes.TrimSpace(b))}
+	if r.Status != want {
+		return &apiclient.Error{Method: method, Path: path, Status: r.Status, Message: fmt.Sprintf("want %d", want)}
 	}
 	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
+		if err := json.Unmarshal(r.Body, out); err != nil {
 			return fmt.Errorf("%s %s: decode: %w", method, path, err)
 		}
 	}
@@ -213,63 +175,54 @@ func (h *loadgenHTTP) do(ctx context.Context, c *lgClient, method, path string, 
 
 // signIn signs c in as email. A 429 (sign-in rate limit) is waited out,
 // within the run's deadline.
-func (h *loadgenHTTP) signIn(ctx context.Context, c *lgClient, email, password string) error {
-	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+func (h *httpSide) signIn(ctx context.Context, c *apiclient.Client, email, password string) error {
 	for {
-		var out struct {
-			User      onramp.User `json:"user"`
-			CSRFToken string      `json:"csrf_token"`
-		}
-		err := h.do(ctx, c, "POST", "/api/v1/session", body, "application/json", http.StatusOK, &out)
-		if errKind(err) == "429" {
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(5 * time.Second):
-				continue
-			}
-		}
-		if err != nil {
+		sctx, cancel := context.WithTimeout(ctx, h.o.Timeout)
+		err := c.SignIn(sctx, email, password)
+		cancel()
+		if err == nil || errKind(err) != "429" {
 			return err
 		}
-		c.csrf, c.user, c.email = out.CSRFToken, out.User, email
-		return nil
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(5 * time.Second):
+		}
 	}
 }
 
 // setup signs the admin in, creates o.N reps and signs each one in (which
 // completes their account step). Not timed as part of the benchmark.
-func (h *loadgenHTTP) setup(ctx context.Context, r *loadgenReport) ([]*lgClient, error) {
+func (h *httpSide) setup(ctx context.Context, r *Report) ([]*apiclient.Client, error) {
 	o := h.o
 	admin := h.newClient(0)
 	if err := h.signIn(ctx, admin, o.Admin, o.Password); err != nil {
 		return nil, fmt.Errorf("sign in as admin %s: %w", o.Admin, err)
 	}
-	if admin.user.Role != onramp.RoleAdmin {
-		return nil, fmt.Errorf("%s is a %s, not an admin", o.Admin, admin.user.Role)
+	if admin.User.Role != onramp.RoleAdmin {
+		return nil, fmt.Errorf("%s is a %s, not an admin", o.Admin, admin.User.Role)
 	}
 	password := "loadgen-" + r.RunID
 
 	created := newRecorder("create")
-	reps := make([]*lgClient, o.N)
+	emails := make([]string, o.N)
 	var firstErr error
 	var errOnce sync.Once
 	start := time.Now()
 	parallel(ctx, o.N, o.C, func(i int) {
 		email := fmt.Sprintf("%s-%05d@loadgen.onramp.test", r.RunID, i)
 		body, _ := json.Marshal(map[string]string{"email": email, "name": fmt.Sprintf("Loadgen Rep %d", i), "password": password})
-		var u onramp.User
 		t0 := time.Now()
-		if err := h.do(ctx, admin, "POST", "/api/v1/admin/reps", body, "application/json", http.StatusCreated, &u); err != nil {
+		if err := h.do(ctx, admin, "POST", "/api/v1/admin/reps", body, "application/json", http.StatusCreated, nil); err != nil {
 			created.fail("create", errKind(err))
 			errOnce.Do(func() { firstErr = err })
 			return
 		}
 		created.ok("create", time.Since(t0))
-		reps[i] = &lgClient{email: email, user: u}
+		emails[i] = email
 	})
 	r.Setup.CreateWallSeconds = time.Since(start).Seconds()
-	var cp lgPhase
+	var cp Phase
 	created.fill(&cp)
 	r.Setup.CreatedReps, r.Setup.CreateRep = cp.Requests, cp.All
 	if firstErr == nil {
@@ -280,11 +233,12 @@ func (h *loadgenHTTP) setup(ctx context.Context, r *loadgenReport) ([]*lgClient,
 	}
 
 	signed := newRecorder("sign in")
+	reps := make([]*apiclient.Client, o.N)
 	start = time.Now()
 	parallel(ctx, o.N, o.C, func(i int) {
 		c := h.newClient(1 + i/repsPerSource)
 		t0 := time.Now()
-		if err := h.signIn(ctx, c, reps[i].email, password); err != nil {
+		if err := h.signIn(ctx, c, emails[i], password); err != nil {
 			signed.fail("sign in", errKind(err))
 			errOnce.Do(func() { firstErr = err })
 			return
@@ -293,7 +247,7 @@ func (h *loadgenHTTP) setup(ctx context.Context, r *loadgenReport) ([]*lgClient,
 		reps[i] = c
 	})
 	r.Setup.SignInWallSeconds = time.Since(start).Seconds()
-	var sp lgPhase
+	var sp Phase
 	signed.fill(&sp)
 	r.Setup.SignIn, r.Setup.SignInErrors = sp.All, sp.Errors
 	if firstErr == nil {
@@ -309,14 +263,14 @@ func (h *loadgenHTTP) setup(ctx context.Context, r *loadgenReport) ([]*lgClient,
 // onboard is the timed Onramp phase: every rep does the nine step requests,
 // o.C reps at a time. Then it counts, through the admin API, the created
 // reps that are ready.
-func (h *loadgenHTTP) onboard(ctx context.Context, reps []*lgClient, r *loadgenReport) error {
-	rec := newRecorder(lgStepKeys()...)
+func (h *httpSide) onboard(ctx context.Context, reps []*apiclient.Client, r *Report) error {
+	rec := newRecorder(stepKeys()...)
 	var completed atomic.Int64
 	samples := &errSamples{}
 	start := time.Now()
 	parallel(ctx, len(reps), h.o.C, func(i int) {
 		c := reps[i]
-		for _, st := range lgSteps() {
+		for _, st := range timedSteps() {
 			var p onramp.Progress
 			t0 := time.Now()
 			err := h.do(ctx, c, st.method, st.path, st.body, st.contentType, http.StatusOK, &p)
@@ -345,10 +299,10 @@ func (h *loadgenHTTP) onboard(ctx context.Context, reps []*lgClient, r *loadgenR
 
 // verifyReady counts the reps the admin API (the Postgres projection)
 // lists as ready, waiting a little for the projection to settle.
-func (h *loadgenHTTP) verifyReady(ctx context.Context, reps []*lgClient, r *loadgenReport) error {
+func (h *httpSide) verifyReady(ctx context.Context, reps []*apiclient.Client, r *Report) error {
 	ids := map[string]bool{}
 	for _, c := range reps {
-		ids[c.user.ID] = true
+		ids[c.User.ID] = true
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"context"
@@ -57,7 +57,7 @@ func bareWorkflow(ctx workflow.Context, in bareInput) (int, error) {
 		return 0, err
 	}
 	set := map[string]bool{}
-	for _, s := range lgSteps() {
+	for _, s := range timedSteps() {
 		if set[s.update] { // skip_step takes four of the Updates
 			continue
 		}
@@ -80,7 +80,7 @@ func bareWorkflow(ctx workflow.Context, in bareInput) (int, error) {
 // queue, o.N workflows started (not timed), then the same Updates as the
 // Onramp phase driven directly through the Temporal client, o.C workflows
 // at a time (timed).
-func runBare(ctx context.Context, o loadgenOptions, r *loadgenReport) error {
+func runBare(ctx context.Context, o options, r *Report) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	tc, err := client.DialContext(dctx, client.Options{
@@ -99,7 +99,7 @@ func runBare(ctx context.Context, o loadgenOptions, r *loadgenReport) error {
 	}
 	defer w.Stop()
 
-	steps := lgSteps()
+	steps := timedSteps()
 	runs := make([]client.WorkflowRun, o.N)
 	samples := &errSamples{}
 	start := time.Now()
@@ -137,7 +137,7 @@ func runBare(ctx context.Context, o loadgenOptions, r *loadgenReport) error {
 		return fmt.Errorf("started %d of %d bare workflows: %v", r.Setup.BareStarted, o.N, samples.list())
 	}
 
-	rec := newRecorder(lgStepKeys()...)
+	rec := newRecorder(stepKeys()...)
 	var completed atomic.Int64
 	start = time.Now()
 	parallel(ctx, o.N, o.C, func(i int) {
