@@ -2,6 +2,7 @@ package photo_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"image"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/photo"
 )
 
@@ -184,23 +186,24 @@ func MustProgressiveJPEG(tb testing.TB, img image.Image) []byte {
 }
 
 type worstCase struct {
-	name string
-	w, h int
-	make func(tb testing.TB, w, h int) []byte
+	name    string
+	w, h    int
+	make    func(tb testing.TB, w, h int) []byte
+	refused bool // since the 16 MP cap: what it costs to refuse it
 }
 
 var worstCases = []worstCase{
-	// Allowed before the 16 MP cap (40 MP).
-	{"JPEG-40MP", 6400, 6250, mustGradientJPEG},
-	{"PNG8-40MP", 6400, 6250, mustGradientPNG8},
-	{"PNG16-40MP", 6400, 6250, mustGradientPNG16},
-	{"ProgJPEG-40MP", 6400, 6250, mustGradientProgJPEG},
-	// The worst allowed after it: 16 MP, and for kinds that take more
-	// memory per pixel, as many pixels as 64 MiB of decoding allows.
-	{"JPEG-16MP", 4096, 4096, mustGradientJPEG},
-	{"PNG8-16MP", 4096, 4096, mustGradientPNG8},
-	{"PNG16-8MP", 4096, 2048, mustGradientPNG16},
-	{"ProgJPEG-4.5MP", 2112, 2112, mustGradientProgJPEG},
+	// The worst allowed before the 16 MP cap (40 MP).
+	{"JPEG-40MP", 6400, 6250, mustGradientJPEG, true},
+	{"PNG8-40MP", 6400, 6250, mustGradientPNG8, true},
+	{"PNG16-40MP", 6400, 6250, mustGradientPNG16, true},
+	{"ProgJPEG-40MP", 6400, 6250, mustGradientProgJPEG, true},
+	// The worst allowed since: 16 MP, and for the kinds that take more
+	// memory a pixel, as many pixels as MaxDecodeBytes (64 MiB) allows.
+	{"JPEG-16MP", 4096, 4096, mustGradientJPEG, false},
+	{"PNG8-16MP", 4096, 4096, mustGradientPNG8, false},
+	{"PNG16-8MP", 4096, 2048, mustGradientPNG16, false},
+	{"ProgJPEG-4.5MP", 2112, 2112, mustGradientProgJPEG, false},
 }
 
 func mustGradientJPEG(tb testing.TB, w, h int) []byte { return MustJPEG(tb, gradientRGBA(w, h)) }
@@ -237,10 +240,12 @@ func BenchmarkProcessWorst(b *testing.B) {
 			in := worstInput(b, tc)
 			peak, base := peakRSS(b, in)
 			b.ReportAllocs()
+			ctx := context.Background()
 			cpu0 := cpuTime()
 			for b.Loop() {
-				if _, err := photo.Process(bytes.NewReader(in)); err != nil {
-					b.Fatal(err)
+				_, err := photo.Process(ctx, bytes.NewReader(in))
+				if tc.refused && onramp.ErrorCode(err) != onramp.EINVALID || !tc.refused && err != nil {
+					b.Fatalf("refused: %v, want %v", err, tc.refused)
 				}
 			}
 			if cpu0 >= 0 {
@@ -307,7 +312,7 @@ func TestPeakChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	if mode == "process" {
-		res, err := photo.Process(bytes.NewReader(in))
+		res, err := photo.Process(context.Background(), bytes.NewReader(in))
 		if err != nil {
 			t.Logf("Process: %v", err)
 		} else {
