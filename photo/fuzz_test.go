@@ -2,7 +2,9 @@ package photo_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"image"
 	"testing"
 
 	"github.com/onramp/onramp"
@@ -25,7 +27,11 @@ func FuzzProcess(f *testing.F) {
 		jpg[:len(jpg)/2],
 		pngData[:len(pngData)/2],
 		pngHeader(7000, 6000),
+		pngHeader(4100, 4096),
 		withJPEGSize(f, jpg, 10000, 10000),
+		MustProgressiveJPEG(f, quadrants(40, 24)),
+		MustPNG(f, image.NewNRGBA64(image.Rect(0, 0, 20, 10))),
+		jpegHeader(3000, 3000, 0xC0, "\x01\x02\x03\x04", 0x11),
 		nil,
 		[]byte("GIF89a\x01\x00\x01\x00"),
 		[]byte("RIFF\x24\x00\x00\x00WEBPVP8 "),
@@ -34,7 +40,7 @@ func FuzzProcess(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		res, err := photo.Process(bytes.NewReader(in))
+		res, err := photo.Process(context.Background(), bytes.NewReader(in))
 		if err != nil {
 			switch code := onramp.ErrorCode(err); code {
 			case onramp.EINVALID, onramp.EUNSUPPORTED, onramp.ETOOLARGE:

@@ -3,6 +3,7 @@ package photo_test
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -147,15 +148,23 @@ func pngHeader(w, h int) []byte {
 // grayscale): a few kilobytes that decode to w×h bytes.
 func MustPNGBomb(tb testing.TB, w, h int) []byte {
 	tb.Helper()
+	return mustPNGZeros(tb, w, h, 1, 0)
+}
+
+// mustPNGZeros returns a complete, valid w×h PNG of the given bit depth and
+// color type whose samples are all zero.
+func mustPNGZeros(tb testing.TB, w, h int, depth, colorType byte) []byte {
+	tb.Helper()
 	ihdr := binary.BigEndian.AppendUint32(nil, uint32(w))
 	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(h))
-	ihdr = append(ihdr, 1, 0, 0, 0, 0) // bit depth 1, grayscale
+	ihdr = append(ihdr, depth, colorType, 0, 0, 0)
 	var idat bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&idat, zlib.BestCompression)
+	zw, err := zlib.NewWriterLevel(&idat, zlib.BestSpeed)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	row := make([]byte, 1+(w+7)/8) // filter byte 0, then zeros
+	samples := map[byte]int{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colorType]
+	row := make([]byte, 1+(w*samples*int(depth)+7)/8) // filter byte 0, then zeros
 	for range h {
 		if _, err := zw.Write(row); err != nil {
 			tb.Fatal(err)
@@ -266,7 +275,7 @@ func TestProcess(t *testing.T) {
 		{"ExactlyMaxBytes", padTo(validPNG, photo.MaxBytes), photo.PNG, 100, 80, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := photo.Process(bytes.NewReader(tt.in))
+			res, err := photo.Process(context.Background(), bytes.NewReader(tt.in))
 			if err != nil {
 				t.Fatalf("Process: %v", err)
 			}
@@ -286,7 +295,7 @@ func TestProcess(t *testing.T) {
 
 	t.Run("TransparencyKept", func(t *testing.T) {
 		in := image.NewNRGBA(image.Rect(0, 0, 1024, 700)) // fully transparent
-		res, err := photo.Process(bytes.NewReader(MustPNG(t, in)))
+		res, err := photo.Process(context.Background(), bytes.NewReader(MustPNG(t, in)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -330,14 +339,17 @@ func TestProcessRejects(t *testing.T) {
 		{"TruncatedPNG", pngData[:len(pngData)/2], onramp.EINVALID, msgDamaged},
 		{"PNGHeaderOnly", pngHeader(100, 100), onramp.EINVALID, msgDamaged},
 		{"PNGZeroWidth", pngHeader(0, 100), onramp.EINVALID, msgDamaged},
-		{"PNGSideOver20000", pngHeader(25000, 100), onramp.EINVALID, "Photo is too large in pixels (25000×100): at most 40 megapixels."},
-		{"PNGOver40Megapixels", pngHeader(7000, 6000), onramp.EINVALID, "Photo is too large in pixels (7000×6000): at most 40 megapixels."},
-		{"JPEGOver40Megapixels", withJPEGSize(t, jpg, 10000, 10000), onramp.EINVALID, "Photo is too large in pixels (10000×10000): at most 40 megapixels."},
+		{"PNGSideOver8192", pngHeader(8193, 100), onramp.EINVALID, "Photo is too large in pixels (8193×100): at most 16 megapixels."},
+		{"PNGSideOver20000", pngHeader(25000, 100), onramp.EINVALID, "Photo is too large in pixels (25000×100): at most 16 megapixels."},
+		{"PNGOver16Megapixels", pngHeader(4100, 4096), onramp.EINVALID, "Photo is too large in pixels (4100×4096): at most 16 megapixels."},
+		{"PNGOver40Megapixels", pngHeader(7000, 6000), onramp.EINVALID, "Photo is too large in pixels (7000×6000): at most 16 megapixels."},
+		{"JPEGOver16Megapixels", withJPEGSize(t, jpg, 4100, 4096), onramp.EINVALID, "Photo is too large in pixels (4100×4096): at most 16 megapixels."},
+		{"JPEGOver40Megapixels", withJPEGSize(t, jpg, 10000, 10000), onramp.EINVALID, "Photo is too large in pixels (10000×10000): at most 16 megapixels."},
 		{"JPEGHeaderLies", withJPEGSize(t, jpg, 640, 480), onramp.EINVALID, msgDamaged},
 		{"OneByteOverMaxBytes", padTo(pngData, photo.MaxBytes+1), onramp.ETOOLARGE, msgTooLarge},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := photo.Process(bytes.NewReader(tt.in))
+			res, err := photo.Process(context.Background(), bytes.NewReader(tt.in))
 			if err == nil {
 				t.Fatalf("Process succeeded (%s %dx%d), want %s", res.ContentType, res.Width, res.Height, tt.wantCode)
 			}
@@ -372,7 +384,7 @@ func (r *countingReader) Read(p []byte) (int, error) {
 
 func TestProcessTooLargeStopsReading(t *testing.T) {
 	r := &countingReader{n: 20 << 20}
-	_, err := photo.Process(r)
+	_, err := photo.Process(context.Background(), r)
 	if got := onramp.ErrorCode(err); got != onramp.ETOOLARGE {
 		t.Fatalf("code = %q, want %q (err: %v)", got, onramp.ETOOLARGE, err)
 	}
@@ -386,36 +398,52 @@ type errReader struct{}
 func (errReader) Read([]byte) (int, error) { return 0, io.ErrClosedPipe }
 
 func TestProcessReadError(t *testing.T) {
-	_, err := photo.Process(errReader{})
+	_, err := photo.Process(context.Background(), errReader{})
 	if got := onramp.ErrorCode(err); got != onramp.EINTERNAL {
 		t.Errorf("code = %q, want %q (err: %v)", got, onramp.EINTERNAL, err)
 	}
 }
 
 func TestProcessPNGBomb(t *testing.T) {
-	bomb := MustPNGBomb(t, 10000, 10000)
-	if len(bomb) > 100<<10 {
-		t.Fatalf("bomb is %d bytes, want a small file", len(bomb))
+	for _, tt := range []struct {
+		name string
+		w, h int
+	}{
+		{"10000x10000", 10000, 10000}, // 100 MB decoded, a side over 8192
+		{"4100x4096", 4100, 4096},     // 16.8 MB decoded, 16.8 MP
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			bomb := MustPNGBomb(t, tt.w, tt.h)
+			if len(bomb) > 100<<10 {
+				t.Fatalf("bomb is %d bytes, want a small file", len(bomb))
+			}
+			if cfg, err := png.DecodeConfig(bytes.NewReader(bomb)); err != nil || cfg.Width != tt.w || cfg.Height != tt.h {
+				t.Fatalf("bomb header: %+v, %v", cfg, err)
+			}
+			want := fmt.Sprintf("Photo is too large in pixels (%d×%d): at most 16 megapixels.", tt.w, tt.h)
+			mustRejectUndecoded(t, bomb, want)
+		})
 	}
-	if cfg, err := png.DecodeConfig(bytes.NewReader(bomb)); err != nil || cfg.Width != 10000 || cfg.Height != 10000 {
-		t.Fatalf("bomb header: %+v, %v", cfg, err)
-	}
+}
 
+// mustRejectUndecoded checks that Process refuses in with EINVALID and
+// message want, fast and without decoding its pixels (over 10 MB each
+// time it is called).
+func mustRejectUndecoded(t *testing.T, in []byte, want string) {
+	t.Helper()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	_, err := photo.Process(bytes.NewReader(bomb))
+	_, err := photo.Process(context.Background(), bytes.NewReader(in))
 	elapsed := time.Since(start)
 	runtime.ReadMemStats(&after)
 
 	if got := onramp.ErrorCode(err); got != onramp.EINVALID {
 		t.Fatalf("code = %q, want %q (err: %v)", got, onramp.EINVALID, err)
 	}
-	const want = "Photo is too large in pixels (10000×10000): at most 40 megapixels."
 	if got := onramp.ErrorMessage(err); got != want {
 		t.Errorf("message = %q, want %q", got, want)
 	}
-	// Decoding would allocate 100 MB for the pixels.
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 10<<20 {
 		t.Errorf("allocated %d bytes, want the pixels never decoded", alloc)
 	}
@@ -461,7 +489,7 @@ func TestProcessStripsMetadata(t *testing.T) {
 			if !bytes.Contains(tt.in, []byte(secret)) {
 				t.Fatal("input does not contain the secret")
 			}
-			res, err := photo.Process(bytes.NewReader(tt.in))
+			res, err := photo.Process(context.Background(), bytes.NewReader(tt.in))
 			if err != nil {
 				t.Fatalf("Process: %v", err)
 			}
@@ -503,7 +531,7 @@ func TestProcessEXIFOrientation(t *testing.T) {
 			in := withSegment(t, MustJPEG(t, quadrants(tt.w, tt.h)), 0xE1, exifPayload(bo, tt.o, "desc"))
 			// A JFIF APP0 segment first, as cameras write them.
 			in = withSegment(t, in, 0xE0, []byte("JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"))
-			res, err := photo.Process(bytes.NewReader(in))
+			res, err := photo.Process(context.Background(), bytes.NewReader(in))
 			if err != nil {
 				t.Fatalf("Process: %v", err)
 			}
@@ -535,7 +563,7 @@ func BenchmarkProcess(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := photo.Process(bytes.NewReader(in))
+		res, err := photo.Process(context.Background(), bytes.NewReader(in))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package photo_test
+
+func cpuTime() int64 { return -1 }
