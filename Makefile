@@ -11,16 +11,20 @@ HEAVY := ^$(shell $(GO) list -m)/(e2e|temporaldev|cmd)(/|$$)| heavy$$
 # Lists every package as "path" or "path heavy" (only packages that exist).
 PKGS := $(GO) list -f '{{.ImportPath}}{{range .Deps}}{{if or (eq . "go.temporal.io/server/temporal") (eq . "go.temporal.io/server/temporaltest")}} heavy{{end}}{{end}}' ./...
 
-.PHONY: dev test services vet bench fmt clean
+# workflowcheck is the Temporal SDK's determinism checker, pinned.
+WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
+
+.PHONY: dev test services vet workflowcheck bench fmt clean
 
 ## dev: start services, then Onramp with in-process Temporal on :8080
 dev: services
 	$(GO) run ./cmd/onramp dev
 
-## test: services, vet, race tests of the light packages, then the heavy ones
+## test: services, vet, workflowcheck, race tests of the light packages, then the heavy ones
 test: services
 	scripts/services chromium
 	$(GO) vet ./...
+	$(GO) run $(WORKFLOWCHECK) ./workflows/...
 	$(GO) test -race -count=1 $$($(PKGS) | grep -Ev '$(HEAVY)')
 	heavy=$$($(PKGS) | grep -E '$(HEAVY)' | cut -d' ' -f1); \
 	if [ -n "$$heavy" ]; then $(GO) test -count=1 -timeout 30m $$heavy; fi
@@ -32,6 +36,10 @@ services:
 ## vet: go vet every package
 vet:
 	$(GO) vet ./...
+
+## workflowcheck: the SDK's determinism check of the workflow code
+workflowcheck:
+	$(GO) run $(WORKFLOWCHECK) ./workflows/...
 
 ## bench: run the benchmarks (no tests)
 bench: services

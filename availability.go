@@ -23,7 +23,31 @@ type Availability struct {
 	Weekly           map[string][]Interval `json:"weekly"`
 	MinNoticeMinutes int                   `json:"min_notice_minutes"`
 	BufferMinutes    int                   `json:"buffer_minutes"`
-	UpdatedAt        time.Time             `json:"updated_at"`
+}
+
+func (*Availability) settings()     {}
+func (*Availability) Step() StepKey { return StepAvailability }
+
+// Outcome: saved calendar settings are done; the message says how the
+// zone compares with the calendar's.
+func (a *Availability) Outcome(f StepFacts) Outcome {
+	_, msg := CheckTimeZone(a.TimeZone, f.CalendarTimeZone)
+	return Outcome{Status: StatusDone, Message: msg}
+}
+
+// CheckTimeZone compares the rep's zone with their calendar's (the guide:
+// "Verify the time zone in Qualified matches the time zone set in your
+// Google Calendar or Microsoft Outlook"): the check (TZUnverified, TZMatch,
+// TZMismatch) and what to tell the rep ("" when they match).
+func CheckTimeZone(tz, calendarTZ string) (check, message string) {
+	switch {
+	case calendarTZ == "":
+		return TZUnverified, "Time zone not verified yet: it will be checked against your calendar's once it is connected."
+	case calendarTZ == tz:
+		return TZMatch, ""
+	default:
+		return TZMismatch, fmt.Sprintf("Your time zone %s differs from your calendar's (%s): meeting times may be off. Make them match.", tz, calendarTZ)
+	}
 }
 
 // Limits and defaults of the calendar settings (the guide: "Start with the
@@ -62,22 +86,31 @@ func ParseClock(s string) (int, bool) {
 	return h*60 + m, true
 }
 
+// MaxRangesPerDay bounds the time ranges of one day.
+const MaxRangesPerDay = 12
+
 // Validate checks the settings and sorts each day's intervals.
 func (a *Availability) Validate() error {
 	f := map[string]string{}
 	a.TimeZone = strings.TrimSpace(a.TimeZone)
-	if a.TimeZone == "" {
+	if len(a.TimeZone) > 64 {
+		f["time_zone"] = "Unknown time zone: use an IANA name such as Europe/Paris."
+	} else if a.TimeZone == "" {
 		f["time_zone"] = "Time zone is required."
 	} else if a.TimeZone == "Local" || strings.HasPrefix(a.TimeZone, "/") {
-		f["time_zone"] = fmt.Sprintf("Unknown time zone %q: use an IANA name such as Europe/Paris.", a.TimeZone)
+		f["time_zone"] = fmt.Sprintf("Unknown time zone %q: use an IANA name such as Europe/Paris.", quoteShort(a.TimeZone))
 	} else if _, err := time.LoadLocation(a.TimeZone); err != nil {
-		f["time_zone"] = fmt.Sprintf("Unknown time zone %q: use an IANA name such as Europe/Paris.", a.TimeZone)
+		f["time_zone"] = fmt.Sprintf("Unknown time zone %q: use an IANA name such as Europe/Paris.", quoteShort(a.TimeZone))
 	}
 	total := 0
 	for day, ivs := range a.Weekly {
 		field := "weekly." + day
 		if !contains(Weekdays, day) {
-			f[field] = fmt.Sprintf("Unknown day %q.", day)
+			f["weekly"] = fmt.Sprintf("Unknown day %q.", quoteShort(day))
+			continue
+		}
+		if len(ivs) > MaxRangesPerDay {
+			f[field] = fmt.Sprintf("At most %d time ranges a day.", MaxRangesPerDay)
 			continue
 		}
 		type span struct{ s, e int }
@@ -87,9 +120,9 @@ func (a *Availability) Validate() error {
 			e, ok2 := ParseClock(iv.End)
 			switch {
 			case !ok1 || !ok2:
-				f[field] = fmt.Sprintf("Times must be HH:MM between 00:00 and 24:00 (got %q–%q).", iv.Start, iv.End)
+				f[field] = fmt.Sprintf("Times must be HH:MM between 00:00 and 24:00 (got %q–%q).", quoteShort(iv.Start), quoteShort(iv.End))
 			case s >= e:
-				f[field] = fmt.Sprintf("Start must be before end (got %s–%s).", iv.Start, iv.End)
+				f[field] = fmt.Sprintf("Start must be before end (got %s–%s).", quoteShort(iv.Start), quoteShort(iv.End))
 			}
 			spans = append(spans, span{s, e})
 		}
@@ -115,6 +148,18 @@ func (a *Availability) Validate() error {
 		f["buffer_minutes"] = "Buffer between meetings must be between 0 and 240 minutes."
 	}
 	return FieldErrors(f)
+}
+
+// quoteShort cuts what a client sent to a length fit for a message.
+func quoteShort(s string) string {
+	if len(s) <= 24 {
+		return s
+	}
+	r := []rune(s)
+	if len(r) > 24 {
+		r = r[:24]
+	}
+	return string(r) + "…"
 }
 
 func contains[T comparable](xs []T, x T) bool {

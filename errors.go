@@ -3,6 +3,7 @@ package onramp
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Application error codes. Each maps to exactly one HTTP status in api/errors.go.
@@ -29,6 +30,8 @@ type Error struct {
 	Fields  map[string]string
 	Op      string
 	Err     error
+	// RetryAfter, for ERATELIMITED, is when the caller may try again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -95,4 +98,13 @@ func ErrorFields(err error) map[string]string {
 		return e.Fields
 	}
 	return nil
+}
+
+// ErrorRetryAfter returns when to try again after err (ERATELIMITED), or 0.
+func ErrorRetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

@@ -1,6 +1,8 @@
 package onramp_test
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -61,7 +63,7 @@ func TestAvailabilityValidate(t *testing.T) {
 func TestNotificationPrefsValidate(t *testing.T) {
 	t.Run("WaitingForRepForcedOn", func(t *testing.T) {
 		p := onramp.NotificationPrefs{Sound: "chime"}
-		if err := p.Validate(nil, false); err != nil {
+		if err := p.Validate(); err != nil {
 			t.Fatal(err)
 		}
 		if !p.Streams[onramp.StreamWaitingForRep].Desktop {
@@ -69,17 +71,30 @@ func TestNotificationPrefsValidate(t *testing.T) {
 		}
 	})
 	t.Run("ErrDisableWaitingForRep", func(t *testing.T) {
-		p := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams)
+		p := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams())
 		p.Streams[onramp.StreamWaitingForRep] = onramp.StreamPref{}
-		err := p.Validate(nil, false)
+		err := p.Validate()
 		if onramp.ErrorCode(err) != onramp.EINVALID || !strings.Contains(onramp.ErrorMessage(err), "cannot be disabled") {
 			t.Fatalf("got %v", err)
 		}
 	})
-	t.Run("MobileWithApp", func(t *testing.T) {
-		p := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams)
+	t.Run("ErrMobileWithoutApp", func(t *testing.T) {
+		p := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams())
 		p.Streams[onramp.StreamVIP] = onramp.StreamPref{Desktop: true, Mobile: true}
-		if err := p.Validate([]string{"waiting_for_rep", "vip", "high_intent", "return_visitors"}, true); err != nil {
+		if err := p.Validate(); onramp.ErrorFields(err)["streams.vip"] == "" {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("ErrUnknownStreamOfOrg", func(t *testing.T) {
+		p := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams())
+		p.Streams["karaoke_fans"] = onramp.StreamPref{Desktop: true}
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.CheckStreams(onramp.BuiltinStreams()); onramp.ErrorFields(err)["streams.karaoke_fans"] == "" {
+			t.Fatalf("got %v", err)
+		}
+		if err := p.CheckStreams(append(onramp.BuiltinStreams(), onramp.Stream{Key: "karaoke_fans", Name: "Karaoke"})); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -123,6 +138,175 @@ func FuzzAvailability(f *testing.F) {
 				t.Fatalf("accepted bad ranges %v", a.Weekly["monday"])
 			}
 			prev = e
+		}
+	})
+}
+
+func TestCleanText(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want, says string
+	}{
+		{"Trimmed", "  Ada \t", "Ada", ""},
+		{"Unicode", "Zoë Ŝmith 山田", "Zoë Ŝmith 山田", ""},
+		{"ErrEmpty", "   ", "", "is required"},
+		{"ErrInvalidUTF8", "Ada\xff", "", "not valid text"},
+		{"ErrNewline", "Ada\nLovelace", "", "control characters"},
+		{"ErrNUL", "Ada\x00", "", "control characters"},
+		{"ErrTab", "Ada\tLovelace", "", "control characters"},
+		{"ErrBidiOverride", "Ada\u202eecalevoL", "", "control characters"},
+		{"ErrLineSeparator", "Ada\u2028L", "", "control characters"},
+		{"ErrTooLong", strings.Repeat("é", 81), "", "at most 80 characters"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, msg := onramp.CleanText("Name", tc.in, 80, true)
+			if tc.says == "" {
+				if msg != "" || got != tc.want {
+					t.Fatalf("CleanText(%q) = %q, %q; want %q", tc.in, got, msg, tc.want)
+				}
+				return
+			}
+			if !strings.Contains(msg, tc.says) || !strings.HasPrefix(msg, "Name ") {
+				t.Fatalf("CleanText(%q) message %q, want one about %q", tc.in, msg, tc.says)
+			}
+		})
+	}
+}
+
+func TestProfileValidateText(t *testing.T) {
+	p := onramp.Profile{FirstName: " Ada ", LastName: "Love\x07lace", Title: "Exp\r\nert", PhotoID: "p1"}
+	f := onramp.ErrorFields(p.Validate())
+	if f["last_name"] == "" || f["title"] == "" || f["first_name"] != "" {
+		t.Fatalf("fields %v", f)
+	}
+	if p.FirstName != "Ada" {
+		t.Errorf("not trimmed: %q", p.FirstName)
+	}
+}
+
+func TestStreamValidate(t *testing.T) {
+	ok := onramp.Stream{Key: "enterprise", Name: "  Enterprise accounts ", Builtin: true}
+	if err := ok.Validate(); err != nil || ok.Name != "Enterprise accounts" || ok.Builtin {
+		t.Fatalf("%v %+v", err, ok)
+	}
+	for name, st := range map[string]onramp.Stream{
+		"ErrKeyUppercase": {Key: "VIP2", Name: "x"},
+		"ErrKeyTooLong":   {Key: strings.Repeat("a", 41), Name: "x"},
+		"ErrNameEmpty":    {Key: "ok", Name: " "},
+		"ErrNameControl":  {Key: "ok", Name: "a\nb"},
+		"ErrNameTooLong":  {Key: "ok", Name: strings.Repeat("ü", 81)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := st.Validate(); onramp.ErrorCode(err) != onramp.EINVALID {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+	t.Run("ErrBuiltinKey", func(t *testing.T) {
+		st := onramp.Stream{Key: onramp.StreamVIP, Name: "Mine"}
+		if err := st.Validate(); onramp.ErrorCode(err) != onramp.ECONFLICT {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestRequiredSteps(t *testing.T) {
+	if err := onramp.ValidateRequiredSteps(onramp.DefaultRequiredSteps()); err != nil {
+		t.Fatal(err)
+	}
+	// No rep can connect a calendar in this release: requiring it would
+	// keep every rep from finishing.
+	if err := onramp.ValidateRequiredSteps([]onramp.StepKey{onramp.StepCalendar}); onramp.ErrorFields(err)["required_steps"] == "" {
+		t.Fatalf("calendar accepted as required: %v", err)
+	}
+	if err := onramp.ValidateRequiredSteps([]onramp.StepKey{"karaoke"}); onramp.ErrorCode(err) != onramp.EINVALID {
+		t.Fatalf("unknown step accepted: %v", err)
+	}
+	o := onramp.Org{RequiredSteps: []onramp.StepKey{onramp.StepProfile}}
+	if got := o.Required(); len(got) != 3 || got[0] != onramp.StepAccount || got[2] != onramp.StepFinish {
+		t.Fatalf("Required() = %v", got)
+	}
+	// The exported lists are copies: changing one changes nothing else.
+	s := onramp.Steps()
+	s[0] = "x"
+	if onramp.Steps()[0] != onramp.StepAccount {
+		t.Fatal("Steps() shares its backing array")
+	}
+}
+
+func TestStepRecordJSON(t *testing.T) {
+	for _, s := range []onramp.Settings{
+		&onramp.Profile{FirstName: "Ada", LastName: "L", Title: "T", PhotoID: "p"},
+		ptr(onramp.DefaultAvailability("Europe/Paris")),
+		ptr(onramp.DefaultNotificationPrefs(onramp.BuiltinStreams())),
+		ptr(onramp.DefaultBrowserPermissions()),
+		nil,
+	} {
+		r := onramp.StepRecord{OrgID: "o", RepID: "r", Settings: s, RepStatus: onramp.UserReady,
+			Transitions: []onramp.StepTransition{{Seq: 3, Current: onramp.StepProfile}}}
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got onramp.StepRecord
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Fatalf("round trip:\n got %#v\nwant %#v", got, r)
+		}
+	}
+	var r onramp.StepRecord
+	if err := json.Unmarshal([]byte(`{"Settings":{"step":"karaoke","data":{}}}`), &r); onramp.ErrorCode(err) != onramp.ENOTFOUND {
+		t.Fatalf("unknown settings step: %v", err)
+	}
+}
+
+func TestSettingsRegistry(t *testing.T) {
+	for _, k := range onramp.SettingsSteps() {
+		d := onramp.DefaultSettings(k, onramp.SettingsDefaults{TimeZone: "UTC", Streams: onramp.BuiltinStreams()})
+		if d == nil || d.Step() != k {
+			t.Fatalf("%s: default %#v", k, d)
+		}
+		if k == onramp.StepProfile {
+			continue // a profile needs a name and photo: no valid default
+		}
+		if err := d.Validate(); err != nil {
+			t.Errorf("%s: default does not validate: %v", k, err)
+		}
+	}
+	if onramp.HasSettings(onramp.StepFinish) || onramp.DefaultSettings(onramp.StepFinish, onramp.SettingsDefaults{}) != nil {
+		t.Error("finish has settings")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// FuzzDecodeSettings: whatever JSON a client sends for a step, decoding
+// and validating never panics, and what validates encodes and decodes to
+// the same settings (and validates again, unchanged).
+func FuzzDecodeSettings(f *testing.F) {
+	f.Add("profile", `{"first_name":"Ada","last_name":"L","title":"T","photo_id":"p"}`)
+	f.Add("availability", `{"time_zone":"Europe/Paris","weekly":{"monday":[{"start":"09:00","end":"17:00"}]},"min_notice_minutes":30}`)
+	f.Add("notifications", `{"sound":"chime","streams":{"vip":{"desktop":true}}}`)
+	f.Add("browser", `{"notifications":"granted","camera":"denied","microphone":"prompt","user_agent":"x"}`)
+	f.Fuzz(func(t *testing.T, step, data string) {
+		s, err := onramp.DecodeSettings(onramp.StepKey(step), []byte(data))
+		if err != nil || s.Validate() != nil {
+			return
+		}
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := onramp.DecodeSettings(s.Step(), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := again.Validate(); err != nil {
+			t.Fatalf("validated settings fail after a round trip: %v (%s)", err, b)
+		}
+		if !reflect.DeepEqual(again, s) {
+			t.Fatalf("round trip changed the settings:\n%#v\n%#v", s, again)
 		}
 	})
 }

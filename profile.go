@@ -1,48 +1,49 @@
 package onramp
 
-import (
-	"strings"
-	"time"
-	"unicode/utf8"
-)
+import "time"
 
 // Profile is what website visitors see of a rep (step 3).
 type Profile struct {
-	FirstName string    `json:"first_name"`
-	LastName  string    `json:"last_name"`
-	Title     string    `json:"title"`
-	PhotoID   string    `json:"photo_id"`
-	UpdatedAt time.Time `json:"updated_at"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Title     string `json:"title"`
+	PhotoID   string `json:"photo_id"`
 }
 
-// MaxNameLen is the longest first name, last name or title, in characters.
+// MaxNameLen is the longest first name, last name, title or stream name,
+// in characters.
 const MaxNameLen = 80
+
+func (*Profile) settings()     {}
+func (*Profile) Step() StepKey { return StepProfile }
+
+// PhotoRef is the profile's photo (PhotoHolder).
+func (p *Profile) PhotoRef() string { return p.PhotoID }
 
 // Validate trims and checks the profile. The photo is required: the guide's
 // step is "Upload a profile photo (JPG or PNG)".
 func (p *Profile) Validate() error {
 	f := map[string]string{}
-	p.FirstName = strings.TrimSpace(p.FirstName)
-	p.LastName = strings.TrimSpace(p.LastName)
-	p.Title = strings.TrimSpace(p.Title)
-	check := func(field, label, v string) {
-		switch {
-		case v == "":
-			f[field] = label + " is required."
-		case utf8.RuneCountInString(v) > MaxNameLen:
-			f[field] = label + " must be at most 80 characters."
-		case strings.ContainsAny(v, "\x00\r\n<>"):
-			f[field] = label + " cannot contain line breaks or angle brackets."
-		}
+	var msg string
+	if p.FirstName, msg = CleanText("First name", p.FirstName, MaxNameLen, true); msg != "" {
+		f["first_name"] = msg
 	}
-	check("first_name", "First name", p.FirstName)
-	check("last_name", "Last name", p.LastName)
-	check("title", "Title", p.Title)
+	if p.LastName, msg = CleanText("Last name", p.LastName, MaxNameLen, true); msg != "" {
+		f["last_name"] = msg
+	}
+	if p.Title, msg = CleanText("Title", p.Title, MaxNameLen, true); msg != "" {
+		f["title"] = msg
+	}
 	if p.PhotoID == "" {
 		f["photo"] = "Upload a profile photo (JPG or PNG)."
+	} else if len(p.PhotoID) > 64 {
+		f["photo"] = "Unknown photo."
 	}
 	return FieldErrors(f)
 }
+
+// Outcome: a saved profile is done.
+func (*Profile) Outcome(StepFacts) Outcome { return Outcome{Status: StatusDone} }
 
 // TitleSuggestions are the guide's friendly titles ("Make your title
 // approachable!"), with the org's name filled in.

@@ -4,16 +4,27 @@
 package activities
 
 import (
+	"context"
 	"log/slog"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/onramp/onramp"
 )
 
+// StepRecorder is what the activities need of the store: the projection's
+// one write.
+type StepRecorder interface {
+	RecordStep(ctx context.Context, r onramp.StepRecord) error
+}
+
 // Activities holds what the activities need.
 type Activities struct {
-	Store onramp.OnboardingStore
-	Bus   onramp.EventBus
-	Log   *slog.Logger
+	Store StepRecorder
+	// Events publishes the transitions' events in the background; nil
+	// publishes none.
+	Events *Publisher
+	Log    *slog.Logger
 }
 
 func (a *Activities) log() *slog.Logger {
@@ -21,4 +32,18 @@ func (a *Activities) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return a.Log
+}
+
+// retryable turns a store error into the activity's error: input that
+// retrying cannot fix (an unknown rep, invalid settings, a missing photo)
+// is non-retryable, so the workflow learns at once instead of retrying for
+// a day. The message keeps the detail (for support); the type is the
+// error code.
+func retryable(op string, err error) error {
+	switch code := onramp.ErrorCode(err); code {
+	case onramp.ENOTFOUND, onramp.EINVALID, onramp.EBADREQUEST:
+		return temporal.NewNonRetryableApplicationError(op+": "+err.Error(), code, err)
+	default:
+		return temporal.NewApplicationErrorWithCause(op+": "+err.Error(), code, err)
+	}
 }

@@ -18,7 +18,8 @@ type createRepRequest struct {
 }
 
 // createRep is POST /api/v1/admin/reps: creates the rep and starts their
-// onboarding workflow.
+// onboarding workflow. A rep whose workflow could not start yet is created
+// all the same (201): their onboarding starts as soon as Temporal answers.
 func (s *Server) createRep(c *gin.Context) {
 	var req createRepRequest
 	if err := bindJSON(c, &req); err != nil {
@@ -38,9 +39,12 @@ func (s *Server) createRep(c *gin.Context) {
 		return
 	}
 	u, err := s.Onboarding.CreateRep(ctx, org, nu)
-	if err != nil {
+	if u == nil {
 		fail(c, err)
 		return
+	}
+	if err != nil {
+		s.log.Warn("rep created; onboarding not started yet", "rep", u.ID, "err", err)
 	}
 	s.audit(c, "rep.create", u.ID, map[string]any{"email": u.Email})
 	c.JSON(http.StatusCreated, u)
@@ -57,13 +61,10 @@ func (s *Server) audit(c *gin.Context, action, target string, detail map[string]
 
 // listReps is GET /api/v1/admin/reps, from the Postgres projection.
 func (s *Server) listReps(c *gin.Context) {
-	reps, err := s.Users.ListReps(c.Request.Context(), userOf(c).OrgID)
+	reps, err := s.Projection.ListReps(c.Request.Context(), userOf(c).OrgID)
 	if err != nil {
 		fail(c, err)
 		return
-	}
-	if reps == nil {
-		reps = []onramp.RepSummary{}
 	}
 	c.JSON(http.StatusOK, reps)
 }
@@ -78,18 +79,22 @@ type AdminProgressResponse struct {
 // adminProgress is GET /api/v1/admin/reps/:rep, from the projection.
 func (s *Server) adminProgress(c *gin.Context) {
 	rep := repOf(c)
-	ctx := c.Request.Context()
-	p, err := s.Store.Progress(ctx, rep.OrgID, rep.ID)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	ev, err := s.Store.StepEvents(ctx, rep.OrgID, rep.ID)
+	p, ev, err := s.repDetail(c.Request.Context(), rep)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, AdminProgressResponse{Rep: rep, Progress: p, Events: ev})
+}
+
+// repDetail reads a rep's onboarding and step-event log from the projection.
+func (s *Server) repDetail(ctx context.Context, rep *onramp.User) (*onramp.Progress, []onramp.StepEvent, error) {
+	p, err := s.Projection.Progress(ctx, rep.OrgID, rep.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev, err := s.Projection.StepEvents(ctx, rep.OrgID, rep.ID)
+	return p, ev, err
 }
 
 // resetStep is POST /api/v1/admin/reps/:rep/steps/:step/reset.
@@ -102,14 +107,14 @@ func (s *Server) retryStep(c *gin.Context) {
 	s.stepAction(c, "step.retry", s.Onboarding.Retry)
 }
 
-func (s *Server) stepAction(c *gin.Context, action string, do func(ctx context.Context, orgID, repID string, step onramp.StepKey) (*onramp.Progress, error)) {
+func (s *Server) stepAction(c *gin.Context, action string, do func(ctx context.Context, orgID, repID string, step onramp.StepKey, key string) (*onramp.Progress, error)) {
 	step, err := onramp.ParseStepKey(c.Param("step"))
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	rep := repOf(c)
-	p, err := do(c.Request.Context(), rep.OrgID, rep.ID, step)
+	p, err := do(c.Request.Context(), rep.OrgID, rep.ID, step, idempotencyKey(c))
 	if err != nil {
 		fail(c, err)
 		return
@@ -129,7 +134,7 @@ func (s *Server) stuck(c *gin.Context) {
 }
 
 func (s *Server) stuckReps(c *gin.Context) ([]onramp.RepSummary, error) {
-	reps, err := s.Users.ListReps(c.Request.Context(), userOf(c).OrgID)
+	reps, err := s.Projection.ListReps(c.Request.Context(), userOf(c).OrgID)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +149,7 @@ func (s *Server) stuckReps(c *gin.Context) ([]onramp.RepSummary, error) {
 
 // listStreams is GET /api/v1/admin/streams.
 func (s *Server) listStreams(c *gin.Context) {
-	st, err := s.Store.Streams(c.Request.Context(), userOf(c).OrgID)
+	st, err := s.Streams.Streams(c.Request.Context(), userOf(c).OrgID)
 	if err != nil {
 		fail(c, err)
 		return
@@ -152,26 +157,19 @@ func (s *Server) listStreams(c *gin.Context) {
 	c.JSON(http.StatusOK, st)
 }
 
-// createStream is POST /api/v1/admin/streams {key, name}.
+// createStream is POST /api/v1/admin/streams {key, name}. The rules are the
+// domain's (onramp.Stream.Validate), applied by the store.
 func (s *Server) createStream(c *gin.Context) {
 	var st onramp.Stream
 	if err := bindJSON(c, &st); err != nil {
 		fail(c, err)
 		return
 	}
-	f := map[string]string{}
-	if !onramp.ValidStreamKey(st.Key) {
-		f["key"] = "Key must be lowercase letters, digits and underscores (at most 40), starting with a letter."
-	}
-	if st.Name == "" || len(st.Name) > 80 {
-		f["name"] = "Name is required (at most 80 characters)."
-	}
-	if err := onramp.FieldErrors(f); err != nil {
+	if err := st.Validate(); err != nil {
 		fail(c, err)
 		return
 	}
-	st.Builtin = false
-	if err := s.Store.CreateStream(c.Request.Context(), userOf(c).OrgID, st); err != nil {
+	if err := s.Streams.CreateStream(c.Request.Context(), userOf(c).OrgID, st); err != nil {
 		fail(c, err)
 		return
 	}

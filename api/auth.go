@@ -1,9 +1,18 @@
 package api
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,10 +22,19 @@ import (
 	"github.com/onramp/onramp/web"
 )
 
-// Login attempts allowed per minute, per client address and per email.
+// Sign-in limits, per minute. Every attempt from one client address
+// counts; for an account only failures count, and only from browsers the
+// account has not signed in from before: a stranger typing wrong passwords
+// for someone's email locks out new browsers for a minute at most, never
+// the browser the rep uses every day, whose device cookie has a budget of
+// its own.
 const (
-	loginPerIP    = 30
-	loginPerEmail = 10
+	loginWindow     = time.Minute
+	loginPerIP      = 30
+	loginFailures   = 10 // per account, from browsers without its device cookie
+	loginPerDevice  = 10 // failures per device cookie
+	deviceCookie    = "onramp_device"
+	deviceCookieTTL = 365 * 24 * time.Hour
 )
 
 type loginRequest struct {
@@ -30,32 +48,67 @@ type SessionResponse struct {
 	CSRFToken string      `json:"csrf_token"`
 }
 
-// signIn checks the rate limits and credentials, starts a session and, for
-// a rep, completes the account step (done at the first successful sign-in).
+// rateLimited is the answer when a limit is reached, with the real wait.
+func rateLimited(retryAfter time.Duration) error {
+	secs := int(math.Ceil(retryAfter.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	return &onramp.Error{Code: onramp.ERATELIMITED, RetryAfter: time.Duration(secs) * time.Second,
+		Message: "Too many sign-in attempts. Try again in " + plural(secs, "second") + "."}
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// signIn checks the rate limits and credentials, starts a new session (a
+// session is never reused across sign-ins) and, for a rep, completes the
+// account step (done at the first successful sign-in).
 func (s *Server) signIn(c *gin.Context, email, password string) (*onramp.Session, error) {
 	ctx := c.Request.Context()
 	email = strings.ToLower(strings.TrimSpace(email))
 	if email == "" || password == "" {
 		return nil, onramp.FieldErrors(map[string]string{"email": "Enter your email and password."})
 	}
-	for _, l := range []struct {
-		key string
-		n   int
-	}{{"login:ip:" + c.ClientIP(), loginPerIP}, {"login:email:" + email, loginPerEmail}} {
-		ok, _, err := s.Limiter.Allow(ctx, l.key, l.n, time.Minute)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, onramp.Errorf(onramp.ERATELIMITED, "Too many sign-in attempts. Wait a minute and try again.")
-		}
+	if len(email) > 254 || len(password) > 1024 {
+		return nil, onramp.Errorf(onramp.EUNAUTHORIZED, "Wrong email or password.")
+	}
+	if ok, wait, err := s.Limiter.Allow(ctx, "login:ip:"+c.ClientIP(), loginPerIP, loginWindow); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, rateLimited(wait)
+	}
+	failKey, failLimit := "login:email:"+email, loginFailures
+	if dev, ok := s.deviceOf(c, email); ok {
+		failKey, failLimit = "login:device:"+dev, loginPerDevice
+	}
+	if ok, wait, err := s.Limiter.Check(ctx, failKey, failLimit, loginWindow); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, rateLimited(wait)
 	}
 	u, err := s.Users.Authenticate(ctx, email, password)
 	if err != nil {
+		if onramp.ErrorCode(err) == onramp.EUNAUTHORIZED {
+			if _, _, lerr := s.Limiter.Allow(ctx, failKey, failLimit, loginWindow); lerr != nil {
+				s.log.Warn("count failed sign-in", "err", lerr)
+			}
+		}
 		return nil, err
 	}
 	if u.Status == onramp.UserDisabled {
 		return nil, onramp.Errorf(onramp.EUNAUTHORIZED, "This account is disabled.")
+	}
+	// A new session at every sign-in; the one this browser had, if any,
+	// ends (session fixation).
+	if old, err := c.Cookie(sessionCookie); err == nil && old != "" {
+		if err := s.Users.DeleteSession(ctx, old); err != nil {
+			s.log.Warn("delete previous session", "err", err)
+		}
 	}
 	token, sess, err := s.Users.CreateSession(ctx, u, s.SessionTTL)
 	if err != nil {
@@ -65,6 +118,7 @@ func (s *Server) signIn(c *gin.Context, email, password string) (*onramp.Session
 		Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: !s.Dev,
 		SameSite: http.SameSiteLaxMode, Expires: sess.ExpiresAt,
 	})
+	s.setDevice(c, email)
 	if u.Role == onramp.RoleRep && u.Status == onramp.UserInvited {
 		// If Temporal does not answer now, the wizard completes it on its
 		// next load: signing in still works.
@@ -73,6 +127,45 @@ func (s *Server) signIn(c *gin.Context, email, password string) (*onramp.Session
 		}
 	}
 	return sess, nil
+}
+
+// deviceKey is the key of device cookies, derived from the secret key.
+func (s *Server) deviceKey() []byte {
+	m := hmac.New(sha256.New, s.SecretKey)
+	m.Write([]byte("onramp device cookie v1"))
+	return m.Sum(nil)
+}
+
+func (s *Server) deviceMAC(email, nonce string) string {
+	m := hmac.New(sha256.New, s.deviceKey())
+	m.Write([]byte(email + "\x00" + nonce))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// deviceOf returns the ID of this browser's device cookie when the cookie
+// was issued at a successful sign-in of email.
+func (s *Server) deviceOf(c *gin.Context, email string) (string, bool) {
+	v, err := c.Cookie(deviceCookie)
+	if err != nil || len(v) > 128 {
+		return "", false
+	}
+	nonce, mac, ok := strings.Cut(v, ".")
+	if !ok || subtle.ConstantTimeCompare([]byte(mac), []byte(s.deviceMAC(email, nonce))) != 1 {
+		return "", false
+	}
+	return nonce, true
+}
+
+// setDevice gives this browser a device cookie for email (after a
+// successful sign-in).
+func (s *Server) setDevice(c *gin.Context, email string) {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	nonce := hex.EncodeToString(b)
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: deviceCookie, Value: nonce + "." + s.deviceMAC(email, nonce), Path: "/", HttpOnly: true, Secure: !s.Dev,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(deviceCookieTTL / time.Second),
+	})
 }
 
 // login is POST /api/v1/session (JSON). A cross-site form cannot send JSON
@@ -124,6 +217,9 @@ func (s *Server) loginForm(c *gin.Context) {
 			fail(c, err)
 			return
 		}
+		if ra := onramp.ErrorRetryAfter(err); ra > 0 {
+			c.Header("Retry-After", retryAfterSeconds(ra))
+		}
 		page.Error = onramp.ErrorMessage(err)
 		s.loginPageWith(c, statusOf[code], page)
 		return
@@ -161,12 +257,23 @@ func homeOf(u *onramp.User) string {
 	return "/wizard"
 }
 
-// logout ends the session (form or API).
+// sessionHandle names a session in events without its token: live streams
+// of the session end when it does.
+func sessionHandle(token string) string {
+	h := sha256.Sum256([]byte("onramp session handle\x00" + token))
+	return hex.EncodeToString(h[:16])
+}
+
+// logout ends the session (form or API), and its live streams on every
+// API instance.
 func (s *Server) logout(c *gin.Context) {
 	if token, err := c.Cookie(sessionCookie); err == nil {
 		if err := s.Users.DeleteSession(c.Request.Context(), token); err != nil {
 			fail(c, err)
 			return
+		}
+		if sess := sessionOf(c); sess != nil {
+			s.announceSessionEnded(c.Request.Context(), sess.User.OrgID, token)
 		}
 	}
 	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: !s.Dev, SameSite: http.SameSiteLaxMode})
@@ -175,4 +282,16 @@ func (s *Server) logout(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// announceSessionEnded tells every API instance that a session ended, so
+// its streams end now rather than at their next check. Best effort: the
+// periodic check ends them anyway.
+func (s *Server) announceSessionEnded(ctx context.Context, orgID, token string) {
+	data, _ := json.Marshal(onramp.SessionEnded{Session: sessionHandle(token)})
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := s.Bus.Publish(ctx, onramp.Event{ID: newID(), OrgID: orgID, Type: onramp.EventSessionEnded, At: time.Now(), Data: data}); err != nil {
+		s.log.Warn("announce session end", "err", err)
+	}
 }

@@ -59,8 +59,8 @@ func (s *Server) errorMiddleware(c *gin.Context) {
 	if code == onramp.EINTERNAL || code == onramp.EUNAVAILABLE {
 		s.log.Error("request failed", "request_id", requestID(c), "method", c.Request.Method, "path", c.FullPath(), "code", code, "err", err)
 	}
-	if status == http.StatusTooManyRequests {
-		c.Header("Retry-After", "60")
+	if ra := onramp.ErrorRetryAfter(err); ra > 0 {
+		c.Header("Retry-After", retryAfterSeconds(ra))
 	}
 	body := ErrorResponse{Code: code, Message: onramp.ErrorMessage(err), Fields: onramp.ErrorFields(err)}
 	if wantsJSON(c) {

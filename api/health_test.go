@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/onramp/onramp/api"
@@ -24,7 +25,7 @@ func TestReadyzNamesWhatIsDown(t *testing.T) {
 		{"RedisDown", down, http.StatusServiceUnavailable, []string{"redis"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := api.New(api.Config{Checks: []api.Check{{Name: "postgres", Ping: ok}, {Name: "redis", Ping: tc.redis}, {Name: "temporal", Ping: ok}}})
+			s, err := api.New(api.Config{SecretKey: testKey, Checks: []api.Check{{Name: "postgres", Ping: ok}, {Name: "redis", Ping: tc.redis}, {Name: "temporal", Ping: ok}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -40,6 +41,10 @@ func TestReadyzNamesWhatIsDown(t *testing.T) {
 			if rec.Code != tc.status || len(body.Down) != len(tc.down) || (len(tc.down) > 0 && body.Down[0] != tc.down[0]) {
 				t.Fatalf("got %d %s", rec.Code, rec.Body)
 			}
+			// Unauthenticated: it names what is down, never the error.
+			if strings.Contains(rec.Body.String(), "refused") {
+				t.Errorf("readyz shows the error text: %s", rec.Body)
+			}
 			if rec.Header().Get("X-Request-ID") == "" {
 				t.Error("no X-Request-ID")
 			}
@@ -54,7 +59,7 @@ func TestReadyzNamesWhatIsDown(t *testing.T) {
 }
 
 func TestUnknownRouteIsJSON404(t *testing.T) {
-	s, err := api.New(api.Config{})
+	s, err := api.New(api.Config{SecretKey: testKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,5 +68,13 @@ func TestUnknownRouteIsJSON404(t *testing.T) {
 	var e api.ErrorResponse
 	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || rec.Code != 404 || e.Code != "not_found" {
 		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
+}
+
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
+func TestNewNeedsASecretKey(t *testing.T) {
+	if _, err := api.New(api.Config{SecretKey: []byte("short")}); err == nil {
+		t.Fatal("a server was built without a usable secret key")
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -17,9 +19,6 @@ import (
 )
 
 const (
-	jsonLimit  = 64 << 10       // JSON bodies and forms
-	photoLimit = 5<<20 + 64<<10 // a 5 MB photo plus the multipart envelope
-
 	sessionCookie   = "onramp_session"
 	loginCSRFCookie = "onramp_login_csrf"
 	csrfHeader      = "X-CSRF-Token"
@@ -87,16 +86,6 @@ func limitBody(n int64) gin.HandlerFunc {
 	}
 }
 
-// bodyLimit caps API request bodies: a profile (with its photo) gets
-// photoLimit, everything else jsonLimit.
-func bodyLimit(c *gin.Context) {
-	n := int64(jsonLimit)
-	if c.Request.Method == http.MethodPut && c.Param("step") == string(onramp.StepProfile) {
-		n = photoLimit
-	}
-	limitBody(n)(c)
-}
-
 // bodyError maps a body-reading error to an application error.
 func bodyError(err error, what string) error {
 	var mbe *http.MaxBytesError
@@ -141,8 +130,9 @@ func sessionOf(c *gin.Context) *onramp.Session {
 
 func userOf(c *gin.Context) *onramp.User { return &sessionOf(c).User }
 
-// csrf checks the session's CSRF token (header X-CSRF-Token, or form field
-// csrf_token) on every state-changing request.
+// csrf checks the session's CSRF token on every state-changing request:
+// header X-CSRF-Token, or form field csrf_token. Never from the query
+// string: URLs end up in logs and Referer headers.
 func (s *Server) csrf(c *gin.Context) {
 	switch c.Request.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
@@ -151,9 +141,6 @@ func (s *Server) csrf(c *gin.Context) {
 	}
 	sess := sessionOf(c)
 	got := c.GetHeader(csrfHeader)
-	if got == "" {
-		got = c.Request.URL.Query().Get(csrfField)
-	}
 	if got == "" && c.ContentType() == "application/x-www-form-urlencoded" {
 		got = c.PostForm(csrfField)
 	}
@@ -229,4 +216,24 @@ func bindJSON(c *gin.Context, v any) error {
 		return bodyError(err, "JSON body")
 	}
 	return nil
+}
+
+// idempotencyKeyRE is the form of an Idempotency-Key: up to 64 letters,
+// digits and "-_.:" (a UUID fits).
+var idempotencyKeyRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+// idempotencyKey is the request's Idempotency-Key header: the wizard sends
+// the same key when the rep sends the same form again (after a 503, say),
+// and the workflow then applies it once. "" when absent or malformed.
+func idempotencyKey(c *gin.Context) string {
+	k := c.GetHeader("Idempotency-Key")
+	if !idempotencyKeyRE.MatchString(k) {
+		return ""
+	}
+	return k
+}
+
+// retryAfterSeconds is a Retry-After value: whole seconds, at least 1.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.Itoa(max(1, int((d+time.Second-1)/time.Second)))
 }

@@ -13,7 +13,18 @@ import (
 	"github.com/onramp/onramp/photo"
 )
 
-// progress is GET /api/v1/reps/:rep/onboarding: the workflow's own state.
+// forViewer is what the signed-in user may see of p: a rep never sees the
+// detail of failures (the database's or provider's words); support and
+// admins do.
+func forViewer(c *gin.Context, p *onramp.Progress) onramp.Progress {
+	if userOf(c).Role == onramp.RoleRep {
+		return p.ForRep()
+	}
+	return *p
+}
+
+// progress is GET /api/v1/reps/:rep/onboarding: the workflow's state while
+// it runs, the projection once it is closed.
 func (s *Server) progress(c *gin.Context) {
 	rep := repOf(c)
 	p, err := s.Onboarding.Progress(c.Request.Context(), rep.OrgID, rep.ID)
@@ -21,182 +32,182 @@ func (s *Server) progress(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, p)
+	c.JSON(http.StatusOK, forViewer(c, p))
 }
 
-// stepEvents is GET /api/v1/reps/:rep/onboarding/events: the step-event log.
+// stepEvents is GET /api/v1/reps/:rep/onboarding/events: the step-event
+// log (without failure detail for the rep).
 func (s *Server) stepEvents(c *gin.Context) {
 	rep := repOf(c)
-	ev, err := s.Store.StepEvents(c.Request.Context(), rep.OrgID, rep.ID)
+	ev, err := s.Projection.StepEvents(c.Request.Context(), rep.OrgID, rep.ID)
 	if err != nil {
 		fail(c, err)
 		return
+	}
+	if userOf(c).Role == onramp.RoleRep {
+		for i := range ev {
+			ev[i].Error = ""
+		}
 	}
 	c.JSON(http.StatusOK, ev)
 }
 
-// SettingsResponse is what the wizard's forms are filled with.
-type SettingsResponse struct {
-	Profile          *onramp.Profile            `json:"profile"`
-	PhotoURL         string                     `json:"photo_url,omitempty"`
-	TitleSuggestions []string                   `json:"title_suggestions"`
-	Availability     onramp.Availability        `json:"availability"`
-	Notifications    onramp.NotificationPrefs   `json:"notifications"`
-	Browser          *onramp.BrowserPermissions `json:"browser"`
-	Streams          []onramp.Stream            `json:"streams"`
-	Sounds           []string                   `json:"sounds"`
-}
-
-// loadSettings reads the rep's saved settings, or the defaults.
-func (s *Server) loadSettings(ctx context.Context, rep *onramp.User) (*SettingsResponse, error) {
-	org, err := s.Users.FindOrgByID(ctx, rep.OrgID)
-	if err != nil {
-		return nil, err
-	}
-	streams, err := s.Store.Streams(ctx, rep.OrgID)
-	if err != nil {
-		return nil, err
-	}
-	out := &SettingsResponse{
-		TitleSuggestions: onramp.TitleSuggestions(org.Name), Streams: streams, Sounds: onramp.Sounds,
-		Availability: onramp.DefaultAvailability(""), Notifications: onramp.DefaultNotificationPrefs(streams),
-	}
-	if out.Profile, err = s.Store.Profile(ctx, rep.OrgID, rep.ID); err != nil && onramp.ErrorCode(err) != onramp.ENOTFOUND {
-		return nil, err
-	} else if out.Profile != nil && out.Profile.PhotoID != "" {
-		out.PhotoURL = photoURL(rep.OrgID, out.Profile.PhotoID)
-	}
-	if av, err := s.Store.Availability(ctx, rep.OrgID, rep.ID); err == nil {
-		out.Availability = *av
-	} else if onramp.ErrorCode(err) != onramp.ENOTFOUND {
-		return nil, err
-	}
-	if n, err := s.Store.NotificationPrefs(ctx, rep.OrgID, rep.ID); err == nil {
-		for k, v := range n.Streams {
-			out.Notifications.Streams[k] = v
-		}
-		n.Streams = out.Notifications.Streams
-		out.Notifications = *n
-	} else if onramp.ErrorCode(err) != onramp.ENOTFOUND {
-		return nil, err
-	}
-	if out.Browser, err = s.Store.BrowserPermissions(ctx, rep.OrgID, rep.ID); err != nil && onramp.ErrorCode(err) != onramp.ENOTFOUND {
-		return nil, err
-	}
-	return out, nil
-}
-
-func photoURL(orgID, id string) string { return "/photos/" + orgID + "/" + id }
-
-// settings is GET /api/v1/reps/:rep/settings.
-func (s *Server) settings(c *gin.Context) {
-	out, err := s.loadSettings(c.Request.Context(), repOf(c))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, out)
-}
-
-// submitStep is PUT /api/v1/reps/:rep/onboarding/steps/:step.
-func (s *Server) submitStep(c *gin.Context) {
-	step, err := onramp.ParseStepKey(c.Param("step"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	rep := repOf(c)
-	ctx := c.Request.Context()
-	var p *onramp.Progress
-	switch step {
-	case onramp.StepProfile:
-		p, err = s.submitProfile(c, rep)
-	case onramp.StepAvailability:
-		var av onramp.Availability
-		if err = bindJSON(c, &av); err == nil {
-			if err = av.Validate(); err == nil {
-				p, err = s.Onboarding.SubmitAvailability(ctx, rep.OrgID, rep.ID, av)
-			}
-		}
-	case onramp.StepNotifications:
-		var n onramp.NotificationPrefs
-		if err = bindJSON(c, &n); err == nil {
-			var streams []onramp.Stream
-			if streams, err = s.Store.Streams(ctx, rep.OrgID); err == nil {
-				known := make([]string, len(streams))
-				for i, st := range streams {
-					known[i] = st.Key
-				}
-				if err = n.Validate(known, false); err == nil {
-					p, err = s.Onboarding.SubmitNotifications(ctx, rep.OrgID, rep.ID, n)
-				}
-			}
-		}
-	case onramp.StepBrowser:
-		var b onramp.BrowserPermissions
-		if err = bindJSON(c, &b); err == nil {
-			if err = b.Validate(); err == nil {
-				p, err = s.Onboarding.SubmitBrowser(ctx, rep.OrgID, rep.ID, b)
-			}
-		}
-	case onramp.StepAccount:
-		err = onramp.Errorf(onramp.EINVALID, "The account step is completed by signing in.")
-	case onramp.StepFinish:
-		err = onramp.Errorf(onramp.EINVALID, "Confirm the finish step with POST …/onboarding/steps/finish.")
-	default:
-		err = onramp.Errorf(onramp.EINVALID, "%q is set up through its integration, which is not available yet: use “Set up later” for now.", step.Info().Title)
-	}
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	respondProgress(c, p, step)
-}
-
-// respondProgress answers 200 with the progress, or 202 when the step could
-// not be saved yet and is now stuck (support will retry it).
-func respondProgress(c *gin.Context, p *onramp.Progress, step onramp.StepKey) {
+// respond answers 200 with the progress, or 202 when the step could not be
+// saved yet and is now stuck (support will retry it).
+func respond(c *gin.Context, p *onramp.Progress, step onramp.StepKey) {
 	status := http.StatusOK
 	if st := p.Step(step); st != nil && st.Status == onramp.StatusStuck {
 		status = http.StatusAccepted
 	}
-	c.JSON(status, p)
+	c.JSON(status, forViewer(c, p))
 }
 
-// submitProfile reads the multipart form (photo, first_name, last_name,
-// title) as a stream, validates everything, and only then stores the photo
-// and updates the workflow: bad input stores nothing.
-func (s *Server) submitProfile(c *gin.Context, rep *onramp.User) (*onramp.Progress, error) {
+// save saves a step's settings for the rep, in the wizard or later.
+func (s *Server) save(c *gin.Context, set onramp.Settings) {
+	rep := repOf(c)
+	p, err := s.Onboarding.SaveSettings(c.Request.Context(), rep.OrgID, rep.ID, set, idempotencyKey(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	respond(c, p, set.Step())
+}
+
+// putAvailability is PUT …/availability: calendar settings (step 6).
+func (s *Server) putAvailability(c *gin.Context) {
+	var av onramp.Availability
+	if err := bindJSON(c, &av); err != nil {
+		fail(c, err)
+		return
+	}
+	s.save(c, &av)
+}
+
+// putNotifications is PUT …/notifications (step 7); the streams named must
+// be the org's.
+func (s *Server) putNotifications(c *gin.Context) {
+	var n onramp.NotificationPrefs
+	if err := bindJSON(c, &n); err != nil {
+		fail(c, err)
+		return
+	}
+	streams, err := s.Streams.Streams(c.Request.Context(), repOf(c).OrgID)
+	if err == nil {
+		err = n.CheckStreams(streams)
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.save(c, &n)
+}
+
+// putBrowser is PUT …/browser: what the browser granted (step 8).
+func (s *Server) putBrowser(c *gin.Context) {
+	var b onramp.BrowserPermissions
+	if err := bindJSON(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	s.save(c, &b)
+}
+
+// putOtherStep answers a PUT for a step that takes no settings here.
+func (s *Server) putOtherStep(c *gin.Context) {
+	step, err := onramp.ParseStepKey(c.Param("step"))
+	switch {
+	case err != nil:
+	case step == onramp.StepAccount:
+		err = onramp.Errorf(onramp.EINVALID, "The account step is completed by signing in.")
+	case step == onramp.StepFinish:
+		err = onramp.Errorf(onramp.EINVALID, "Confirm the finish step with POST …/onboarding/steps/finish.")
+	default:
+		err = onramp.Errorf(onramp.EINVALID, "%q is set up through its integration, which is not available yet: use “Set up later” for now.", step.Info().Title)
+	}
+	fail(c, err)
+}
+
+// Limits of the profile form, besides the body's size.
+const (
+	maxProfileParts = 8
+	maxFieldBytes   = 4 << 10
+)
+
+// putProfile is PUT …/profile (step 3): a multipart form with one photo
+// (optional when one is saved already), first_name, last_name and title,
+// read as a stream. Everything is checked before anything is stored; the
+// photo is then staged, and served only once the profile is saved.
+func (s *Server) putProfile(c *gin.Context) {
 	ctx := c.Request.Context()
+	rep := repOf(c)
+	prof, img, err := readProfileForm(ctx, c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if img != nil {
+		prof.PhotoID = "new" // stands for the upload until it is staged
+	} else if saved, err := s.Settings.AllSettings(ctx, rep.OrgID, rep.ID); err != nil {
+		fail(c, err)
+		return
+	} else if old, ok := saved[onramp.StepProfile].(*onramp.Profile); ok {
+		prof.PhotoID = old.PhotoID
+	}
+	if err := prof.Validate(); err != nil {
+		fail(c, err)
+		return
+	}
+	if img != nil {
+		if prof.PhotoID, err = s.Photos.StagePhoto(ctx, &onramp.Photo{OrgID: rep.OrgID, UserID: rep.ID, ContentType: img.ContentType, Width: img.Width, Height: img.Height, Data: img.Data}); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	s.save(c, prof)
+}
+
+// readProfileForm reads the profile form: at most one photo part (decoded
+// and re-encoded by the photo package), the three text fields, and a
+// bounded number of parts.
+func readProfileForm(ctx context.Context, c *gin.Context) (*onramp.Profile, *photo.Result, error) {
 	mt, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return nil, onramp.Errorf(onramp.EUNSUPPORTED, "Send the profile as multipart/form-data.")
+		return nil, nil, onramp.Errorf(onramp.EUNSUPPORTED, "Send the profile as multipart/form-data.")
 	}
 	mr, err := c.Request.MultipartReader()
 	if err != nil {
-		return nil, bodyError(err, "form")
+		return nil, nil, bodyError(err, "form")
 	}
-	var prof onramp.Profile
+	prof := &onramp.Profile{}
 	var img *photo.Result
-	for {
+	for n := 0; ; n++ {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
 		} else if err != nil {
-			return nil, bodyError(err, "form")
+			return nil, nil, bodyError(err, "form")
+		}
+		if n >= maxProfileParts {
+			return nil, nil, onramp.Errorf(onramp.EBADREQUEST, "Too many form fields.")
 		}
 		switch part.FormName() {
 		case "photo":
 			if part.FileName() == "" {
 				continue
 			}
-			if img, err = photo.Process(part); err != nil {
-				return nil, withField(err, "photo")
+			if img != nil {
+				return nil, nil, withField(onramp.Errorf(onramp.EINVALID, "Send one photo."), "photo")
+			}
+			if img, err = photo.Process(ctx, part); err != nil {
+				return nil, nil, withField(err, "photo")
 			}
 		case "first_name", "last_name", "title":
-			b, err := io.ReadAll(io.LimitReader(part, 4<<10))
+			b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
 			if err != nil {
-				return nil, bodyError(err, "form")
+				return nil, nil, bodyError(err, "form")
+			}
+			if len(b) > maxFieldBytes {
+				return nil, nil, withField(onramp.Errorf(onramp.EINVALID, "This field is too long."), part.FormName())
 			}
 			switch part.FormName() {
 			case "first_name":
@@ -209,30 +220,13 @@ func (s *Server) submitProfile(c *gin.Context, rep *onramp.User) (*onramp.Progre
 		}
 		part.Close()
 	}
-	if img != nil {
-		prof.PhotoID = "new"
-	} else if old, err := s.Store.Profile(ctx, rep.OrgID, rep.ID); err == nil {
-		prof.PhotoID = old.PhotoID
-	} else if onramp.ErrorCode(err) != onramp.ENOTFOUND {
-		return nil, err
-	}
-	if err := prof.Validate(); err != nil {
-		return nil, err
-	}
-	if img != nil {
-		id, err := s.Store.SavePhoto(ctx, &onramp.Photo{OrgID: rep.OrgID, UserID: rep.ID, ContentType: img.ContentType, Width: img.Width, Height: img.Height, Data: img.Data})
-		if err != nil {
-			return nil, err
-		}
-		prof.PhotoID = id
-	}
-	return s.Onboarding.SubmitProfile(ctx, rep.OrgID, rep.ID, prof)
+	return prof, img, nil
 }
 
 // withField attaches a validation error's message to a form field.
 func withField(err error, field string) error {
 	code := onramp.ErrorCode(err)
-	if code == onramp.EINTERNAL {
+	if code == onramp.EINTERNAL || code == onramp.EUNAVAILABLE {
 		return err
 	}
 	return &onramp.Error{Code: code, Message: onramp.ErrorMessage(err), Fields: map[string]string{field: onramp.ErrorMessage(err)}, Err: err}
@@ -246,28 +240,28 @@ func (s *Server) skipStep(c *gin.Context) {
 		return
 	}
 	rep := repOf(c)
-	p, err := s.Onboarding.Skip(c.Request.Context(), rep.OrgID, rep.ID, step)
+	p, err := s.Onboarding.Skip(c.Request.Context(), rep.OrgID, rep.ID, step, idempotencyKey(c))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, p)
+	respond(c, p, step)
 }
 
 // finish is POST …/onboarding/steps/finish.
 func (s *Server) finish(c *gin.Context) {
 	rep := repOf(c)
-	p, err := s.Onboarding.Finish(c.Request.Context(), rep.OrgID, rep.ID)
+	p, err := s.Onboarding.Finish(c.Request.Context(), rep.OrgID, rep.ID, idempotencyKey(c))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, p)
+	respond(c, p, onramp.StepFinish)
 }
 
-// photo serves a profile photo at its stable URL.
+// photo serves a saved profile photo at its stable URL.
 func (s *Server) photo(c *gin.Context) {
-	p, err := s.Store.FindPhoto(c.Request.Context(), c.Param("org"), strings.TrimSuffix(c.Param("id"), ".jpg"))
+	p, err := s.Photos.FindPhoto(c.Request.Context(), c.Param("org"), strings.TrimSuffix(c.Param("id"), ".jpg"))
 	if err != nil {
 		fail(c, err)
 		return

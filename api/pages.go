@@ -47,7 +47,8 @@ func (s *Server) home(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, homeOf(userOf(c)))
 }
 
-// wizardPage is GET /wizard and /wizard/:step.
+// wizardPage is GET /wizard and /wizard/:step. A finished onboarding is
+// shown read-only (from the projection once the workflow is closed).
 func (s *Server) wizardPage(c *gin.Context) {
 	u := userOf(c)
 	ctx := c.Request.Context()
@@ -73,24 +74,51 @@ func (s *Server) wizardPage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	st := p.Step(step)
+	if st == nil {
+		fail(c, onramp.Errorf(onramp.ENOTFOUND, "Unknown step %q.", step))
+		return
+	}
 	set, err := s.loadSettings(ctx, u)
 	if err != nil {
 		fail(c, err)
 		return
 	}
+	rp := p.ForRep()
 	s.renderPage(c, http.StatusOK, "wizard", web.WizardPage{
-		Base: s.base(c, step.Info().Title), Progress: *p, Step: *p.Step(step), LearningLinks: web.LearningLinks,
-		Settings: web.Settings{
-			Profile: set.Profile, PhotoURL: set.PhotoURL, TitleSuggestions: set.TitleSuggestions,
-			Availability: set.Availability, Weekdays: onramp.Weekdays,
-			Notifications: set.Notifications, Streams: set.Streams, Sounds: set.Sounds, Browser: set.Browser,
-		},
+		Base: s.base(c, step.Info().Title), Progress: rp, Step: *rp.Step(step), LearningLinks: web.LearningLinks,
+		Settings: pageSettings(set),
 	})
+}
+
+// settingsPage is GET /settings: the rep's profile, calendar settings and
+// notifications, editable at any time (the guide's Settings → Me).
+func (s *Server) settingsPage(c *gin.Context) {
+	u := userOf(c)
+	ctx := c.Request.Context()
+	p, err := s.Onboarding.Progress(ctx, u.OrgID, u.ID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	set, err := s.loadSettings(ctx, u)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.renderPage(c, http.StatusOK, "settings", web.SettingsPage{Base: s.base(c, "Settings"), Progress: p.ForRep(), Settings: pageSettings(set)})
+}
+
+func pageSettings(set *SettingsResponse) web.Settings {
+	return web.Settings{
+		Steps: set.Steps, PhotoURL: set.PhotoURL, TitleSuggestions: set.TitleSuggestions,
+		Streams: set.Streams, Sounds: set.Sounds,
+	}
 }
 
 // adminPage is GET /admin: the org's reps from the projection.
 func (s *Server) adminPage(c *gin.Context) {
-	reps, err := s.Users.ListReps(c.Request.Context(), userOf(c).OrgID)
+	reps, err := s.Projection.ListReps(c.Request.Context(), userOf(c).OrgID)
 	if err != nil {
 		fail(c, err)
 		return
@@ -107,12 +135,11 @@ func (s *Server) adminRepPage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	p, err := s.Store.Progress(ctx, u.OrgID, rep.ID)
-	if err != nil {
-		fail(c, err)
+	if rep.Role != onramp.RoleRep {
+		fail(c, onramp.Errorf(onramp.ENOTFOUND, "Rep not found."))
 		return
 	}
-	ev, err := s.Store.StepEvents(ctx, u.OrgID, rep.ID)
+	p, ev, err := s.repDetail(ctx, rep)
 	if err != nil {
 		fail(c, err)
 		return
@@ -130,7 +157,7 @@ func (s *Server) supportPage(c *gin.Context) {
 	// Attempts and the last error of each stuck step, from the projection.
 	details := make(map[string]*onramp.Progress, len(stuck))
 	for _, r := range stuck {
-		if details[r.ID], err = s.Store.Progress(c.Request.Context(), r.OrgID, r.ID); err != nil {
+		if details[r.ID], err = s.Projection.Progress(c.Request.Context(), r.OrgID, r.ID); err != nil {
 			fail(c, err)
 			return
 		}

@@ -9,6 +9,13 @@ import (
 	"github.com/onramp/onramp/web"
 )
 
+// Body limits, per route.
+const (
+	noBody     = 1 << 10        // requests whose body is ignored
+	jsonLimit  = 64 << 10       // JSON bodies and forms
+	photoLimit = 5<<20 + 64<<10 // a 5 MB photo plus the multipart envelope
+)
+
 // routes is the whole HTTP surface.
 func (s *Server) routes() {
 	r := s.router
@@ -23,18 +30,19 @@ func (s *Server) routes() {
 	r.GET("/", s.session(false), s.home)
 	r.GET("/login", s.loginPage)
 	r.POST("/login", limitBody(jsonLimit), s.loginForm)
-	r.POST("/logout", s.session(false), s.csrf, s.logout)
+	r.POST("/logout", limitBody(jsonLimit), s.session(false), s.csrf, s.logout)
 	r.GET("/wizard", s.session(false), s.role(onramp.RoleRep), s.wizardPage)
 	r.GET("/wizard/:step", s.session(false), s.role(onramp.RoleRep), s.wizardPage)
+	r.GET("/settings", s.session(false), s.role(onramp.RoleRep), s.settingsPage)
 	r.GET("/admin", s.session(false), s.role(onramp.RoleAdmin), s.adminPage)
 	r.GET("/admin/reps/:rep", s.session(false), s.role(onramp.RoleAdmin), s.adminRepPage)
 	r.GET("/support", s.session(false), s.role(onramp.RoleSupport, onramp.RoleAdmin), s.supportPage)
 
 	// JSON API.
-	v1 := r.Group("/api/v1", bodyLimit)
-	v1.POST("/session", s.login)
+	v1 := r.Group("/api/v1")
+	v1.POST("/session", limitBody(jsonLimit), s.login)
 	authed := v1.Group("", s.session(true), s.csrf)
-	authed.DELETE("/session", s.logout)
+	authed.DELETE("/session", limitBody(noBody), s.logout)
 	authed.GET("/me", s.me)
 	authed.GET("/events", s.events)
 
@@ -42,21 +50,32 @@ func (s *Server) routes() {
 	reps.GET("/onboarding", s.progress)
 	reps.GET("/onboarding/events", s.stepEvents)
 	reps.GET("/settings", s.settings)
-	reps.PUT("/onboarding/steps/:step", s.self, s.submitStep)
-	reps.POST("/onboarding/steps/:step/skip", s.self, s.skipStep)
-	reps.POST("/onboarding/steps/finish", s.self, s.finish)
+	// A step's settings: the wizard's steps during onboarding, and the
+	// same settings edited later (Settings → Me), by the same handlers.
+	steps := reps.Group("/onboarding/steps", s.self)
+	steps.PUT("/profile", limitBody(photoLimit), s.putProfile)
+	steps.PUT("/availability", limitBody(jsonLimit), s.putAvailability)
+	steps.PUT("/notifications", limitBody(jsonLimit), s.putNotifications)
+	steps.PUT("/browser", limitBody(jsonLimit), s.putBrowser)
+	steps.PUT("/:step", limitBody(noBody), s.putOtherStep)
+	steps.POST("/:step/skip", limitBody(noBody), s.skipStep)
+	steps.POST("/finish", limitBody(noBody), s.finish)
+	me := reps.Group("/settings", s.self)
+	me.PUT("/profile", limitBody(photoLimit), s.putProfile)
+	me.PUT("/availability", limitBody(jsonLimit), s.putAvailability)
+	me.PUT("/notifications", limitBody(jsonLimit), s.putNotifications)
 
 	admin := authed.Group("/admin", s.role(onramp.RoleAdmin))
 	admin.GET("/reps", s.listReps)
-	admin.POST("/reps", s.createRep)
+	admin.POST("/reps", limitBody(jsonLimit), s.createRep)
 	admin.GET("/reps/:rep", s.rep, s.adminProgress)
-	admin.POST("/reps/:rep/steps/:step/reset", s.rep, s.resetStep)
+	admin.POST("/reps/:rep/steps/:step/reset", limitBody(noBody), s.rep, s.resetStep)
 	admin.GET("/streams", s.listStreams)
-	admin.POST("/streams", s.createStream)
+	admin.POST("/streams", limitBody(jsonLimit), s.createStream)
 
 	support := authed.Group("/support", s.role(onramp.RoleSupport, onramp.RoleAdmin))
 	support.GET("/stuck", s.stuck)
-	support.POST("/reps/:rep/steps/:step/retry", s.rep, s.retryStep)
+	support.POST("/reps/:rep/steps/:step/retry", limitBody(noBody), s.rep, s.retryStep)
 
 	r.NoRoute(func(c *gin.Context) { fail(c, onramp.Errorf(onramp.ENOTFOUND, "No such page.")) })
 	r.NoMethod(func(c *gin.Context) { fail(c, onramp.Errorf(onramp.EBADREQUEST, "Method not allowed.")) })

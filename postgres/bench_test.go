@@ -42,7 +42,7 @@ func BenchmarkRecordStep(b *testing.B) {
 			seq := int(r.seq.Add(1))
 			t := f.transition(seq, onramp.StepAvailability, onramp.StatusPending, onramp.StatusDone, onramp.StepNotifications)
 			t.OrgID, t.RepID = f.org.ID, r.id
-			err := f.store.RecordStep(ctx, onramp.StepRecord{OrgID: f.org.ID, RepID: r.id, WorkflowID: "bench", Availability: &av,
+			err := f.store.RecordStep(ctx, onramp.StepRecord{OrgID: f.org.ID, RepID: r.id, WorkflowID: "bench", Settings: &av,
 				Transitions: []onramp.StepTransition{t}})
 			if err != nil {
 				b.Error(err)

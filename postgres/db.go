@@ -1,14 +1,16 @@
 // Package postgres stores Onramp's system of record in PostgreSQL with
-// pgxpool: orgs, users, sessions, step settings, the onboarding projection
-// and the audit log. It implements onramp.UserService and
-// onramp.OnboardingStore. The schema is in embedded SQL migrations, applied
-// by Migrate (a deliberate step, not run on Open).
+// pgxpool: orgs, users, sessions, step settings, photos, streams, the
+// onboarding projection and the audit log. UserService implements
+// onramp.UserService; Store implements onramp.ProjectionStore,
+// SettingsStore, PhotoStore and StreamStore. The schema is in embedded SQL
+// migrations, applied by Migrate (a deliberate step, not run on Open).
 package postgres
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -17,24 +19,36 @@ import (
 	"github.com/onramp/onramp"
 )
 
+// DefaultTimeout bounds the database work of one store call: during an
+// outage (a stalled server or network) callers get EUNAVAILABLE within
+// seconds instead of waiting on a socket with no end.
+const DefaultTimeout = 5 * time.Second
+
 // DB is a pool of connections to Onramp's database.
 type DB struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	timeout time.Duration
 }
 
 // Open connects to the database at url (a postgres:// URL or a keyword/value
-// DSN) and checks that it answers. It does not migrate.
+// DSN) and checks that it answers. It does not migrate. Every store call
+// on it is bounded by DefaultTimeout (see SetTimeout), including the wait
+// for a connection.
 func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// The parse error may quote the URL, password included.
 		return nil, fmt.Errorf("postgres: invalid database URL")
 	}
+	const timeout = DefaultTimeout
+	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > timeout {
+		cfg.ConnConfig.ConnectTimeout = timeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, timeout: timeout}
 	if err := db.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -45,8 +59,24 @@ func Open(ctx context.Context, url string) (*DB, error) {
 // Close closes every connection of the pool.
 func (db *DB) Close() { db.pool.Close() }
 
+// SetTimeout sets the bound of each store call (DefaultTimeout by
+// default). Call it before the DB is shared.
+func (db *DB) SetTimeout(d time.Duration) {
+	if d > 0 {
+		db.timeout = d
+	}
+}
+
+// bound returns ctx limited to the store's timeout: every store method
+// starts with it, so no caller waits on the database without end.
+func (db *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, db.timeout)
+}
+
 // Ping checks that the database answers. Returns EUNAVAILABLE when it does not.
 func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	if err := db.pool.Ping(ctx); err != nil {
 		return &onramp.Error{Code: onramp.EUNAVAILABLE, Message: "The database is not available.", Op: "postgres.Ping", Err: err}
 	}
@@ -68,10 +98,11 @@ var conflictMessages = map[string]string{
 // notFoundMessages are the messages of foreign-key violations that name
 // something more precise than the operation's subject.
 var notFoundMessages = map[string]string{
-	"users_org_fkey":      "Org not found.",
-	"profiles_photo_fkey": "Photo not found.",
-	"streams_org_fkey":    "Org not found.",
-	"audit_log_org_fkey":  "Org not found.",
+	"users_org_fkey":          "Org not found.",
+	"onramp_rep_in_org":       "Rep not found.",
+	"rep_settings_photo_fkey": "Photo not found: upload it again.",
+	"streams_org_fkey":        "Org not found.",
+	"audit_log_org_fkey":      "Org not found.",
 }
 
 // wrap maps a pgx error to an application error: no rows, a foreign-key

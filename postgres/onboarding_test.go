@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 type fixture struct {
 	db    *postgres.DB
 	users *postgres.UserService
-	store *postgres.OnboardingStore
+	store *postgres.Store
 	org   *onramp.Org
 	rep   *onramp.User
 }
@@ -26,7 +27,7 @@ type fixture struct {
 func MustFixture(t testing.TB) *fixture {
 	t.Helper()
 	db := pgtest.MustOpen(t)
-	f := &fixture{db: db, users: postgres.NewUserService(db), store: postgres.NewOnboardingStore(db)}
+	f := &fixture{db: db, users: postgres.NewUserService(db), store: postgres.NewStore(db)}
 	f.org = MustCreateOrg(t, f.users, "acme")
 	f.rep = MustCreateUser(t, f.users, onramp.NewUser{OrgID: f.org.ID, Email: "rep@example.com", Name: "Rep", Role: onramp.RoleRep})
 	return f
@@ -65,8 +66,8 @@ func TestRecordStep(t *testing.T) {
 			Transitions: []onramp.StepTransition{
 				f.transition(1, onramp.StepAccount, onramp.StatusPending, onramp.StatusDone, onramp.StepCalendar),
 			},
-			Availability: &av,
-			RepStatus:    onramp.UserOnboarding,
+			Settings:  &av,
+			RepStatus: onramp.UserOnboarding,
 		}
 		MustRecord(t, f, r)
 		MustRecord(t, f, r)
@@ -131,7 +132,7 @@ func TestRecordStep(t *testing.T) {
 			keys = append(keys, s.Key)
 			statuses = append(statuses, s.Status)
 		}
-		if diff := cmp.Diff(onramp.Steps, keys); diff != "" {
+		if diff := cmp.Diff(onramp.Steps(), keys); diff != "" {
 			t.Errorf("steps not in order (-want +got):\n%s", diff)
 		}
 		wantStatuses := []onramp.StepStatus{"done", "skipped", "in_progress", "pending", "pending", "pending", "pending", "pending", "pending", "pending"}
@@ -185,24 +186,71 @@ func TestRecordStep(t *testing.T) {
 		}
 	})
 
-	t.Run("ErrNoOnboarding", func(t *testing.T) {
+	t.Run("CreatedNotStarted", func(t *testing.T) {
+		// A rep exists with their onboarding's row from the start: the
+		// wizard and admin pages work before the workflow records
+		// anything, and the reconciler finds the rep.
 		f := MustFixture(t)
-		_, err := f.store.Progress(ctx, f.org.ID, f.rep.ID)
+		p, err := f.store.Progress(ctx, f.org.ID, f.rep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.CurrentStep != onramp.StepAccount || p.Step(onramp.StepAccount).Status != onramp.StatusInProgress ||
+			p.Step(onramp.StepProfile).Status != onramp.StatusPending || p.Finished {
+			t.Errorf("progress of a new rep: current %s, %+v", p.CurrentStep, p.Steps)
+		}
+		refs, err := f.store.UnstartedOnboardings(ctx, 0, 10)
+		if err != nil || len(refs) != 1 || refs[0] != (onramp.RepRef{OrgID: f.org.ID, RepID: f.rep.ID}) {
+			t.Fatalf("unstarted = %v, %v; want the new rep", refs, err)
+		}
+		if refs, _ := f.store.UnstartedOnboardings(ctx, time.Hour, 10); len(refs) != 0 {
+			t.Errorf("a rep created just now is listed as unstarted for an hour: %v", refs)
+		}
+		MustRecord(t, f, onramp.StepRecord{Transitions: []onramp.StepTransition{
+			f.transition(1, onramp.StepAccount, onramp.StatusPending, onramp.StatusInProgress, onramp.StepAccount),
+		}})
+		if refs, _ := f.store.UnstartedOnboardings(ctx, 0, 10); len(refs) != 0 {
+			t.Errorf("a recorded onboarding is listed as unstarted: %v", refs)
+		}
+		admin := MustCreateUser(t, f.users, onramp.NewUser{OrgID: f.org.ID, Email: "adm@example.com", Name: "Adm", Role: onramp.RoleAdmin})
+		_, err = f.store.Progress(ctx, f.org.ID, admin.ID)
 		MustCode(t, err, onramp.ENOTFOUND)
+	})
+
+	t.Run("TimeZoneCheck", func(t *testing.T) {
+		// The calendar's zone is projected; the check is made on read,
+		// against the saved calendar settings, so an edit made after the
+		// onboarding closed counts.
+		f := MustFixture(t)
+		if p, _ := f.store.Progress(ctx, f.org.ID, f.rep.ID); p.TimeZoneCheck != onramp.TZUnverified {
+			t.Fatalf("check %q before anything is saved", p.TimeZoneCheck)
+		}
+		av := onramp.DefaultAvailability("Europe/Paris")
+		tr := f.transition(1, onramp.StepAvailability, onramp.StatusPending, onramp.StatusDone, onramp.StepNotifications)
+		tr.CalendarTimeZone = "America/New_York"
+		MustRecord(t, f, onramp.StepRecord{Settings: &av, Transitions: []onramp.StepTransition{tr}})
+		p, err := f.store.Progress(ctx, f.org.ID, f.rep.ID)
+		if err != nil || p.TimeZoneCheck != onramp.TZMismatch || p.CalendarTimeZone != "America/New_York" {
+			t.Fatalf("progress %+v, %v", p, err)
+		}
+		av.TimeZone = "America/New_York"
+		if err := f.store.SaveSettings(ctx, f.org.ID, f.rep.ID, &av); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := f.store.Progress(ctx, f.org.ID, f.rep.ID); p.TimeZoneCheck != onramp.TZMatch {
+			t.Fatalf("check %q after the rep fixed their zone", p.TimeZoneCheck)
+		}
 	})
 
 	t.Run("ErrInvalidIsAtomic", func(t *testing.T) {
 		f := MustFixture(t)
 		av := onramp.DefaultAvailability("Europe/Paris")
-		av.BufferMinutes = -5 // the DB's CHECK rejects it: nothing is written
-		err := f.store.RecordStep(ctx, onramp.StepRecord{OrgID: f.org.ID, RepID: f.rep.ID, Availability: &av, Transitions: []onramp.StepTransition{
+		av.BufferMinutes = -5 // the settings' own rules reject it: nothing is written
+		err := f.store.RecordStep(ctx, onramp.StepRecord{OrgID: f.org.ID, RepID: f.rep.ID, Settings: &av, Transitions: []onramp.StepTransition{
 			f.transition(1, onramp.StepAvailability, onramp.StatusPending, onramp.StatusDone, onramp.StepNotifications),
 		}})
 		MustCode(t, err, onramp.EINVALID)
-		_, err = f.store.Progress(ctx, f.org.ID, f.rep.ID)
-		MustCode(t, err, onramp.ENOTFOUND)
-		_, err = f.store.Availability(ctx, f.org.ID, f.rep.ID)
-		MustCode(t, err, onramp.ENOTFOUND)
+		mustNothingRecorded(t, f)
 	})
 
 	t.Run("ErrLastStatementIsAtomic", func(t *testing.T) {
@@ -213,19 +261,13 @@ func TestRecordStep(t *testing.T) {
 		av := onramp.DefaultAvailability("Europe/Paris")
 		bad := f.transition(2, onramp.StepNotifications, onramp.StatusPending, onramp.StatusDone, onramp.StepBrowser)
 		bad.Step.Attempts = -1
-		err := f.store.RecordStep(ctx, onramp.StepRecord{OrgID: f.org.ID, RepID: f.rep.ID, Availability: &av, RepStatus: onramp.UserOnboarding,
+		err := f.store.RecordStep(ctx, onramp.StepRecord{OrgID: f.org.ID, RepID: f.rep.ID, Settings: &av, RepStatus: onramp.UserOnboarding,
 			Transitions: []onramp.StepTransition{
 				f.transition(1, onramp.StepAvailability, onramp.StatusPending, onramp.StatusDone, onramp.StepNotifications),
 				bad,
 			}})
 		MustCode(t, err, onramp.EINVALID)
-		_, err = f.store.Progress(ctx, f.org.ID, f.rep.ID)
-		MustCode(t, err, onramp.ENOTFOUND)
-		_, err = f.store.Availability(ctx, f.org.ID, f.rep.ID)
-		MustCode(t, err, onramp.ENOTFOUND)
-		if events, _ := f.store.StepEvents(ctx, f.org.ID, f.rep.ID); len(events) != 0 {
-			t.Errorf("%d step events written by a failed record", len(events))
-		}
+		mustNothingRecorded(t, f)
 		if u, err := f.users.FindUser(ctx, f.org.ID, f.rep.ID); err != nil || u.Status == onramp.UserOnboarding {
 			t.Errorf("rep status = %v (err %v), want unchanged by a failed record", u.Status, err)
 		}
@@ -242,106 +284,178 @@ func TestRecordStep(t *testing.T) {
 	})
 }
 
+// mustNothingRecorded checks that the fixture's rep has no settings, no
+// step events and an untouched projection.
+func mustNothingRecorded(t *testing.T, f *fixture) {
+	t.Helper()
+	ctx := context.Background()
+	if all, err := f.store.AllSettings(ctx, f.org.ID, f.rep.ID); err != nil || len(all) != 0 {
+		t.Errorf("settings %v (%v), want none", all, err)
+	}
+	if events, _ := f.store.StepEvents(ctx, f.org.ID, f.rep.ID); len(events) != 0 {
+		t.Errorf("%d step events written by a failed record", len(events))
+	}
+	if p, err := f.store.Progress(ctx, f.org.ID, f.rep.ID); err != nil || p.CurrentStep != onramp.StepAccount || p.Step(onramp.StepAvailability).Status != onramp.StatusPending {
+		t.Errorf("projection changed by a failed record: %+v (%v)", p, err)
+	}
+}
+
 func TestSettings(t *testing.T) {
 	ctx := context.Background()
 	f := MustFixture(t)
-	photoID, err := f.store.SavePhoto(ctx, &onramp.Photo{OrgID: f.org.ID, UserID: f.rep.ID, ContentType: "image/png", Width: 2, Height: 3, Data: []byte("\x89PNG fake")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof := onramp.Profile{FirstName: "Ada", LastName: "Lovelace", Title: "Acme Expert", PhotoID: photoID, UpdatedAt: t0}
+	photoID := MustStagePhoto(t, f, f.rep)
+	prof := onramp.Profile{FirstName: "Ada", LastName: "Lovelace", Title: "Acme Expert", PhotoID: photoID}
 	av := onramp.DefaultAvailability("America/New_York")
-	av.UpdatedAt = t0
-	np := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams)
-	np.UpdatedAt = t0
-	bp := onramp.BrowserPermissions{Notifications: onramp.PermissionGranted, Camera: onramp.PermissionDenied, Microphone: onramp.PermissionPrompt, UserAgent: "Chrome", UpdatedAt: t0}
-	MustRecord(t, f, onramp.StepRecord{Profile: &prof, Availability: &av, Notifications: &np, Browser: &bp})
+	np := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams())
+	bp := onramp.BrowserPermissions{Notifications: onramp.PermissionGranted, Camera: onramp.PermissionDenied, Microphone: onramp.PermissionPrompt, UserAgent: "Chrome"}
+	for i, s := range []onramp.Settings{&prof, &av, &np, &bp} {
+		MustRecord(t, f, onramp.StepRecord{Settings: s, Transitions: []onramp.StepTransition{
+			f.transition(i+1, s.Step(), onramp.StatusPending, onramp.StatusDone, onramp.StepCalendar),
+		}})
+	}
 
-	eqTime := cmp.Comparer(time.Time.Equal)
-	t.Run("Profile", func(t *testing.T) {
-		got, err := f.store.Profile(ctx, f.org.ID, f.rep.ID)
-		if err != nil {
-			t.Fatal(err)
+	t.Run("RoundTrip", func(t *testing.T) {
+		for _, want := range []onramp.Settings{&prof, &av, &np, &bp} {
+			got, err := f.store.Settings(ctx, f.org.ID, f.rep.ID, want.Step())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", want.Step(), diff)
+			}
 		}
-		if diff := cmp.Diff(&prof, got, eqTime); diff != "" {
-			t.Errorf("profile (-want +got):\n%s", diff)
-		}
-	})
-	t.Run("Availability", func(t *testing.T) {
-		got, err := f.store.Availability(ctx, f.org.ID, f.rep.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(&av, got, eqTime); diff != "" {
-			t.Errorf("availability (-want +got):\n%s", diff)
+		all, err := f.store.AllSettings(ctx, f.org.ID, f.rep.ID)
+		if err != nil || len(all) != 4 {
+			t.Fatalf("AllSettings = %v, %v", all, err)
 		}
 	})
-	t.Run("NotificationPrefs", func(t *testing.T) {
-		got, err := f.store.NotificationPrefs(ctx, f.org.ID, f.rep.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(&np, got, eqTime); diff != "" {
-			t.Errorf("notification prefs (-want +got):\n%s", diff)
-		}
-	})
-	t.Run("BrowserPermissions", func(t *testing.T) {
-		got, err := f.store.BrowserPermissions(ctx, f.org.ID, f.rep.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(&bp, got, eqTime); diff != "" {
-			t.Errorf("browser permissions (-want +got):\n%s", diff)
+	t.Run("PhotoServedOnceSaved", func(t *testing.T) {
+		if _, err := f.store.FindPhoto(ctx, f.org.ID, photoID); err != nil {
+			t.Fatalf("the saved profile's photo is not served: %v", err)
 		}
 	})
 	t.Run("OlderDoesNotOverwrite", func(t *testing.T) {
 		stale := prof
-		stale.Title, stale.UpdatedAt = "Stale", t0.Add(-time.Hour)
-		MustRecord(t, f, onramp.StepRecord{Profile: &stale})
-		got, _ := f.store.Profile(ctx, f.org.ID, f.rep.ID)
-		if got.Title != prof.Title {
-			t.Errorf("title = %q after an older write, want %q", got.Title, prof.Title)
+		stale.Title = "Stale"
+		old := f.transition(0, onramp.StepProfile, onramp.StatusPending, onramp.StatusDone, onramp.StepCalendar)
+		old.At = t0.Add(-time.Hour)
+		MustRecord(t, f, onramp.StepRecord{Settings: &stale, Transitions: []onramp.StepTransition{old}})
+		got, _ := f.store.Settings(ctx, f.org.ID, f.rep.ID, onramp.StepProfile)
+		if got.(*onramp.Profile).Title != prof.Title {
+			t.Errorf("title = %q after an older write, want %q", got.(*onramp.Profile).Title, prof.Title)
+		}
+		if _, err := f.store.FindPhoto(ctx, f.org.ID, photoID); err != nil {
+			t.Fatalf("an older write removed the current photo: %v", err)
+		}
+	})
+	t.Run("EditReplacesPhoto", func(t *testing.T) {
+		// A later edit (Settings → Me) with a new photo: the new one is
+		// served, the replaced one is gone.
+		newer := MustStagePhoto(t, f, f.rep)
+		if _, err := f.store.FindPhoto(ctx, f.org.ID, newer); onramp.ErrorCode(err) != onramp.ENOTFOUND {
+			t.Fatalf("a staged photo is served before its profile is saved: %v", err)
+		}
+		p := prof
+		p.PhotoID, p.Title = newer, "Here to help!"
+		if err := f.store.SaveSettings(ctx, f.org.ID, f.rep.ID, &p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.store.FindPhoto(ctx, f.org.ID, newer); err != nil {
+			t.Errorf("new photo not served: %v", err)
+		}
+		if _, err := f.store.FindPhoto(ctx, f.org.ID, photoID); onramp.ErrorCode(err) != onramp.ENOTFOUND {
+			t.Errorf("replaced photo still served: %v", err)
+		}
+		// Saving again with the same photo keeps it.
+		p.Title = "Acme Expert"
+		if err := f.store.SaveSettings(ctx, f.org.ID, f.rep.ID, &p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.store.FindPhoto(ctx, f.org.ID, newer); err != nil {
+			t.Errorf("photo lost by saving the same profile: %v", err)
+		}
+		if n := countRows(t, f, "photos"); n != 1 {
+			t.Errorf("%d photos kept for one rep, want 1", n)
+		}
+	})
+	t.Run("ErrSaveInvalid", func(t *testing.T) {
+		bad := av
+		bad.BufferMinutes = 999
+		MustCode(t, f.store.SaveSettings(ctx, f.org.ID, f.rep.ID, &bad), onramp.EINVALID)
+		got, _ := f.store.Settings(ctx, f.org.ID, f.rep.ID, onramp.StepAvailability)
+		if got.(*onramp.Availability).BufferMinutes != av.BufferMinutes {
+			t.Error("invalid settings were saved")
 		}
 	})
 	t.Run("ErrOtherOrg", func(t *testing.T) {
 		other := MustCreateOrg(t, f.users, "other")
-		_, err := f.store.Profile(ctx, other.ID, f.rep.ID)
+		_, err := f.store.Settings(ctx, other.ID, f.rep.ID, onramp.StepProfile)
 		MustCode(t, err, onramp.ENOTFOUND)
-		_, err = f.store.Availability(ctx, other.ID, f.rep.ID)
-		MustCode(t, err, onramp.ENOTFOUND)
+		MustCode(t, f.store.SaveSettings(ctx, other.ID, f.rep.ID, &av), onramp.ENOTFOUND)
+		if all, _ := f.store.AllSettings(ctx, other.ID, f.rep.ID); len(all) != 0 {
+			t.Errorf("another org sees %d settings of the rep", len(all))
+		}
 	})
-	t.Run("ErrPhotoOfOtherOrg", func(t *testing.T) {
+	t.Run("ErrPhotoOfOtherRep", func(t *testing.T) {
 		other := MustCreateOrg(t, f.users, "other2")
 		stranger := MustCreateUser(t, f.users, onramp.NewUser{OrgID: other.ID, Email: "s@example.com", Name: "S", Role: onramp.RoleRep})
-		theirs, err := f.store.SavePhoto(ctx, &onramp.Photo{OrgID: other.ID, UserID: stranger.ID, ContentType: "image/jpeg", Width: 1, Height: 1, Data: []byte{0xff, 0xd8}})
-		if err != nil {
-			t.Fatal(err)
+		colleague := MustCreateUser(t, f.users, onramp.NewUser{OrgID: f.org.ID, Email: "c@example.com", Name: "C", Role: onramp.RoleRep})
+		for _, owner := range []*onramp.User{stranger, colleague} {
+			theirs := MustStagePhoto(t, f, owner)
+			p := prof
+			p.PhotoID = theirs
+			MustCode(t, f.store.SaveSettings(ctx, f.org.ID, f.rep.ID, &p), onramp.ENOTFOUND)
 		}
+	})
+	t.Run("ErrMissingPhotoIsAtomic", func(t *testing.T) {
+		g := MustFixture(t)
 		p := prof
-		p.PhotoID, p.UpdatedAt = theirs, t0.Add(time.Hour)
-		err = f.store.RecordStep(ctx, onramp.StepRecord{OrgID: f.org.ID, RepID: f.rep.ID, Profile: &p})
-		MustCode(t, err, onramp.ENOTFOUND)
+		p.PhotoID = "00000000-0000-4000-8000-000000000000"
+		err := g.store.RecordStep(ctx, onramp.StepRecord{OrgID: g.org.ID, RepID: g.rep.ID, Settings: &p, Transitions: []onramp.StepTransition{
+			g.transition(1, onramp.StepProfile, onramp.StatusPending, onramp.StatusDone, onramp.StepCalendar),
+		}})
+		if onramp.ErrorCode(err) != onramp.ENOTFOUND || !strings.Contains(onramp.ErrorMessage(err), "Photo") {
+			t.Fatalf("got %v", err)
+		}
+		mustNothingRecorded(t, g)
 	})
 	t.Run("ErrNotSaved", func(t *testing.T) {
 		bob := MustCreateUser(t, f.users, onramp.NewUser{OrgID: f.org.ID, Email: "bob@example.com", Name: "Bob", Role: onramp.RoleRep})
-		_, err := f.store.NotificationPrefs(ctx, f.org.ID, bob.ID)
+		_, err := f.store.Settings(ctx, f.org.ID, bob.ID, onramp.StepNotifications)
 		MustCode(t, err, onramp.ENOTFOUND)
-		_, err = f.store.BrowserPermissions(ctx, f.org.ID, bob.ID)
+		_, err = f.store.Settings(ctx, f.org.ID, f.rep.ID, onramp.StepFinish)
 		MustCode(t, err, onramp.ENOTFOUND)
 	})
+}
+
+// MustStagePhoto stages a small photo of u and returns its ID.
+func MustStagePhoto(t testing.TB, f *fixture, u *onramp.User) string {
+	t.Helper()
+	id, err := f.store.StagePhoto(context.Background(), &onramp.Photo{OrgID: u.OrgID, UserID: u.ID, ContentType: "image/png", Width: 2, Height: 3, Data: []byte("\x89PNG fake")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func countRows(t testing.TB, f *fixture, table string) int {
+	t.Helper()
+	var n int
+	if err := f.db.Pool().QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestCheckConstraints(t *testing.T) {
 	ctx := context.Background()
 	f := MustFixture(t)
 	cases := map[string]string{
-		"NegativeBuffer": `INSERT INTO availability (user_id, org_id, time_zone, weekly, min_notice_minutes, buffer_minutes)
-			VALUES ($1, $2, 'UTC', '{}', 30, -1)`,
-		"NoticeOver30Days": `INSERT INTO availability (user_id, org_id, time_zone, weekly, min_notice_minutes, buffer_minutes)
-			VALUES ($1, $2, 'UTC', '{}', 43201, 0)`,
-		"UnknownPermission": `INSERT INTO browser_permissions (user_id, org_id, notifications, camera, microphone)
-			VALUES ($1, $2, 'maybe', 'granted', 'granted')`,
+		"SettingsNotAnObject": `INSERT INTO rep_settings (user_id, org_id, step, data, updated_at) VALUES ($1, $2, 'profile', '[]', now())`,
+		"BadStepKey":          `INSERT INTO rep_settings (user_id, org_id, step, data, updated_at) VALUES ($1, $2, 'Robert''); DROP', '{}', now())`,
 		"GIFPhoto": `INSERT INTO photos (user_id, org_id, content_type, width, height, data)
+			VALUES ($1, $2, 'image/gif', 1, 1, '\x00')`,
+		"GIFUpload": `INSERT INTO photo_uploads (user_id, org_id, content_type, width, height, data)
 			VALUES ($1, $2, 'image/gif', 1, 1, '\x00')`,
 		"UnknownStepStatus": `INSERT INTO onboarding_steps (rep_id, org_id, step, position, status, required, updated_at, seq)
 			VALUES ($1, $2, 'account', 0, 'lost', true, now(), 1)`,
@@ -357,7 +471,7 @@ func TestCheckConstraints(t *testing.T) {
 	}
 	t.Run("UserOfOtherOrg", func(t *testing.T) {
 		other := MustCreateOrg(t, f.users, "other")
-		_, err := f.db.Pool().Exec(ctx, `INSERT INTO profiles (user_id, org_id, first_name, last_name, title) VALUES ($1, $2, 'a', 'b', 'c')`, f.rep.ID, other.ID)
+		_, err := f.db.Pool().Exec(ctx, `INSERT INTO rep_settings (user_id, org_id, step, data, updated_at) VALUES ($1, $2, 'profile', '{}', now())`, f.rep.ID, other.ID)
 		pgErr, ok := err.(*pgconn.PgError)
 		if !ok || pgErr.Code != "23503" {
 			t.Errorf("insert: %v, want a foreign-key violation (23503)", err)
@@ -383,7 +497,7 @@ func TestListReps(t *testing.T) {
 		meeting,
 	}})
 
-	reps, err := f.users.ListReps(ctx, f.org.ID)
+	reps, err := f.store.ListReps(ctx, f.org.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,8 +515,8 @@ func TestListReps(t *testing.T) {
 	})
 	t.Run("NotStarted", func(t *testing.T) {
 		r := reps[1]
-		if r.CurrentStep != onramp.StepAccount || r.StepStatus != onramp.StatusPending || !r.Since.Equal(invited.CreatedAt) || len(r.StuckSteps) != 0 {
-			t.Errorf("invited rep = %+v, want account pending since invited, nothing stuck", r)
+		if r.CurrentStep != onramp.StepAccount || r.StepStatus != onramp.StatusInProgress || !r.Since.Equal(invited.CreatedAt) || len(r.StuckSteps) != 0 {
+			t.Errorf("invited rep = %+v, want account in progress since invited, nothing stuck", r)
 		}
 	})
 }
@@ -412,8 +526,16 @@ func TestPhotos(t *testing.T) {
 	f := MustFixture(t)
 	data := []byte{0xff, 0xd8, 0xff, 0xe0, 0, 1, 2, 3, 0xff, 0xd9}
 	p := &onramp.Photo{OrgID: f.org.ID, UserID: f.rep.ID, ContentType: "image/jpeg", Width: 640, Height: 480, Data: data}
-	id, err := f.store.SavePhoto(ctx, p)
+	id, err := f.store.StagePhoto(ctx, p)
 	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("ErrStagedNotServed", func(t *testing.T) {
+		_, err := f.store.FindPhoto(ctx, f.org.ID, id)
+		MustCode(t, err, onramp.ENOTFOUND)
+	})
+	prof := onramp.Profile{FirstName: "Ada", LastName: "L", Title: "T", PhotoID: id}
+	if err := f.store.SaveSettings(ctx, f.org.ID, f.rep.ID, &prof); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("RoundTrip", func(t *testing.T) {
@@ -424,6 +546,9 @@ func TestPhotos(t *testing.T) {
 		if diff := cmp.Diff(p, got, cmp.Comparer(time.Time.Equal)); diff != "" {
 			t.Errorf("photo (-want +got):\n%s", diff)
 		}
+		if n := countRows(t, f, "photo_uploads"); n != 0 {
+			t.Errorf("%d uploads still staged after their profile was saved", n)
+		}
 	})
 	t.Run("ErrOtherOrg", func(t *testing.T) {
 		other := MustCreateOrg(t, f.users, "other")
@@ -431,8 +556,27 @@ func TestPhotos(t *testing.T) {
 		MustCode(t, err, onramp.ENOTFOUND)
 	})
 	t.Run("ErrGIF", func(t *testing.T) {
-		_, err := f.store.SavePhoto(ctx, &onramp.Photo{OrgID: f.org.ID, UserID: f.rep.ID, ContentType: "image/gif", Width: 1, Height: 1, Data: []byte("GIF89a")})
+		_, err := f.store.StagePhoto(ctx, &onramp.Photo{OrgID: f.org.ID, UserID: f.rep.ID, ContentType: "image/gif", Width: 1, Height: 1, Data: []byte("GIF89a")})
 		MustCode(t, err, onramp.EUNSUPPORTED)
+	})
+	t.Run("StagedAreBounded", func(t *testing.T) {
+		for range postgres.MaxStagedPhotos + 3 {
+			MustStagePhoto(t, f, f.rep)
+		}
+		if n := countRows(t, f, "photo_uploads"); n != postgres.MaxStagedPhotos {
+			t.Errorf("%d uploads staged, want at most %d", n, postgres.MaxStagedPhotos)
+		}
+	})
+	t.Run("StaleUploadsDeleted", func(t *testing.T) {
+		if n, err := f.store.DeleteStaleUploads(ctx, time.Hour); err != nil || n != 0 {
+			t.Fatalf("fresh uploads deleted: %d, %v", n, err)
+		}
+		if n, err := f.store.DeleteStaleUploads(ctx, 0); err != nil || n != postgres.MaxStagedPhotos {
+			t.Fatalf("deleted %d stale uploads (%v), want %d", n, err, postgres.MaxStagedPhotos)
+		}
+		if _, err := f.store.FindPhoto(ctx, f.org.ID, id); err != nil {
+			t.Errorf("the saved photo went with the stale uploads: %v", err)
+		}
 	})
 }
 
@@ -450,7 +594,7 @@ func TestStreams(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := append(append([]onramp.Stream{}, onramp.BuiltinStreams...),
+		want := append(onramp.BuiltinStreams(),
 			onramp.Stream{Key: "enterprise", Name: "Enterprise accounts"},
 			onramp.Stream{Key: "smb", Name: "Small business"})
 		if diff := cmp.Diff(want, got); diff != "" {
@@ -460,7 +604,7 @@ func TestStreams(t *testing.T) {
 	t.Run("OtherOrgSeesBuiltinOnly", func(t *testing.T) {
 		other := MustCreateOrg(t, f.users, "other")
 		got, _ := f.store.Streams(ctx, other.ID)
-		if diff := cmp.Diff(onramp.BuiltinStreams, got); diff != "" {
+		if diff := cmp.Diff(onramp.BuiltinStreams(), got); diff != "" {
 			t.Errorf("streams (-want +got):\n%s", diff)
 		}
 	})

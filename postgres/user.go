@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -32,19 +31,17 @@ var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 // validateOrg trims and checks an org before it is created.
 func validateOrg(o *onramp.Org) error {
 	f := map[string]string{}
-	o.Name = strings.TrimSpace(o.Name)
-	o.Slug = strings.ToLower(strings.TrimSpace(o.Slug))
-	if o.Name == "" {
-		f["name"] = "Name is required."
-	} else if utf8.RuneCountInString(o.Name) > 160 {
-		f["name"] = "Name must be at most 160 characters."
+	var msg string
+	if o.Name, msg = onramp.CleanText("Name", o.Name, onramp.MaxOrgNameLen, true); msg != "" {
+		f["name"] = msg
 	}
+	o.Slug = strings.ToLower(strings.TrimSpace(o.Slug))
 	if !slugRE.MatchString(o.Slug) || len(o.Slug) > 63 {
 		f["slug"] = "Slug must be lowercase letters, digits and dashes (at most 63)."
 	}
-	for _, k := range o.RequiredSteps {
-		if !k.Valid() {
-			f["required_steps"] = "Unknown step \"" + string(k) + "\"."
+	if err := onramp.ValidateRequiredSteps(o.RequiredSteps); err != nil {
+		for k, v := range onramp.ErrorFields(err) {
+			f[k] = v
 		}
 	}
 	return onramp.FieldErrors(f)
@@ -54,6 +51,8 @@ func validateOrg(o *onramp.Org) error {
 // for a missing name or a malformed slug, ECONFLICT if the slug is taken.
 func (s *UserService) CreateOrg(ctx context.Context, o *onramp.Org) error {
 	const op = "postgres.CreateOrg"
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
 	if err := validateOrg(o); err != nil {
 		return wrap(op, err, "")
 	}
@@ -92,6 +91,8 @@ func stepKeys(ss []string) []onramp.StepKey {
 // FindOrgByID returns ENOTFOUND if the org does not exist.
 func (s *UserService) FindOrgByID(ctx context.Context, id string) (*onramp.Org, error) {
 	const op = "postgres.FindOrgByID"
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
 	if !validUUID(id) {
 		return nil, notFoundf(op, "Org not found.")
 	}
@@ -102,6 +103,8 @@ func (s *UserService) FindOrgByID(ctx context.Context, id string) (*onramp.Org, 
 // FindOrgBySlug returns ENOTFOUND if the org does not exist.
 func (s *UserService) FindOrgBySlug(ctx context.Context, slug string) (*onramp.Org, error) {
 	const op = "postgres.FindOrgBySlug"
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
 	o, err := scanOrg(s.db.pool.QueryRow(ctx, `SELECT `+orgColumns+` FROM orgs WHERE slug = $1`, strings.ToLower(slug)))
 	return o, wrap(op, err, "Org not found.")
 }
@@ -113,10 +116,16 @@ func userDest(u *onramp.User) []any {
 }
 
 // CreateUser creates an invited user, hashing the password (if any) with
-// argon2id. Returns EINVALID for bad input, ENOTFOUND if the org does not
-// exist, ECONFLICT if the email is taken (in any org).
+// argon2id. A rep is created together with their onboarding's projection
+// row (nothing recorded yet, on "account"), in one statement: a rep never
+// exists without it, and UnstartedOnboardings finds the rep until the
+// workflow records its first transition. Returns EINVALID for bad input,
+// ENOTFOUND if the org does not exist, ECONFLICT if the email is taken (in
+// any org).
 func (s *UserService) CreateUser(ctx context.Context, nu onramp.NewUser) (*onramp.User, error) {
 	const op = "postgres.CreateUser"
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
 	if err := nu.Validate(); err != nil {
 		return nil, wrap(op, err, "")
 	}
@@ -132,9 +141,15 @@ func (s *UserService) CreateUser(ctx context.Context, nu onramp.NewUser) (*onram
 		hash = &h
 	}
 	const q = `
-		INSERT INTO users AS u (org_id, email, name, role, status, password_hash)
-		VALUES ($1, $2, $3, $4, 'invited', $5)
-		RETURNING ` + userColumns
+		WITH u AS (
+			INSERT INTO users (org_id, email, name, role, status, password_hash)
+			VALUES ($1, $2, $3, $4, 'invited', $5)
+			RETURNING *
+		), o AS (
+			INSERT INTO onboardings (rep_id, org_id, workflow_id, current_step, started_at, updated_at)
+			SELECT id, org_id, '', 'account', created_at, created_at FROM u WHERE role = 'rep'
+		)
+		SELECT ` + userColumns + ` FROM u`
 	var u onramp.User
 	err := s.db.pool.QueryRow(ctx, q, nu.OrgID, nu.Email, nu.Name, nu.Role, hash).Scan(userDest(&u)...)
 	if err != nil {
@@ -143,27 +158,12 @@ func (s *UserService) CreateUser(ctx context.Context, nu onramp.NewUser) (*onram
 	return &u, nil
 }
 
-// DeleteUser deletes a user of org orgID and everything that is theirs.
-// Returns ENOTFOUND if there is no such user in that org.
-func (s *UserService) DeleteUser(ctx context.Context, orgID, userID string) error {
-	const op = "postgres.DeleteUser"
-	if !validUUID(orgID) || !validUUID(userID) {
-		return notFoundf(op, "User not found.")
-	}
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM users WHERE id = $1 AND org_id = $2`, userID, orgID)
-	if err != nil {
-		return wrap(op, err, "User not found.")
-	}
-	if tag.RowsAffected() == 0 {
-		return notFoundf(op, "User not found.")
-	}
-	return nil
-}
-
 // FindUser returns the user of org orgID. Returns ENOTFOUND if there is no
 // such user in that org.
 func (s *UserService) FindUser(ctx context.Context, orgID, userID string) (*onramp.User, error) {
 	const op = "postgres.FindUser"
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
 	if !validUUID(orgID) || !validUUID(userID) {
 		return nil, notFoundf(op, "User not found.")
 	}
@@ -183,6 +183,8 @@ var errBadLogin = onramp.Errorf(onramp.EUNAUTHORIZED, "Wrong email or password."
 // "This account is disabled." for a disabled user with the right password.
 func (s *UserService) Authenticate(ctx context.Context, email, password string) (*onramp.User, error) {
 	const op = "postgres.Authenticate"
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
 	email = strings.ToLower(strings.TrimSpace(email))
 	var u onramp.User
 	var hash *string
@@ -212,7 +214,9 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 // status, ENOTFOUND if there is no such user in the org.
 func (s *UserService) SetUserStatus(ctx context.Context, orgID, userID string, st onramp.UserStatus) error {
 	const op = "postgres.SetUserStatus"
-	if !validUserStatus(st) {
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
+	if !st.Valid() {
 		return wrap(op, onramp.Errorf(onramp.EINVALID, "Unknown user status %q.", st), "")
 	}
 	if !validUUID(orgID) || !validUUID(userID) {
@@ -228,56 +232,9 @@ func (s *UserService) SetUserStatus(ctx context.Context, orgID, userID string, s
 	return nil
 }
 
-func validUserStatus(st onramp.UserStatus) bool {
-	switch st {
-	case onramp.UserInvited, onramp.UserOnboarding, onramp.UserReady, onramp.UserDisabled:
-		return true
-	}
-	return false
-}
-
 // qSetUserStatus sets user $1 of org $2 to status $3 (SetUserStatus, and
 // RecordStep's batch).
 const qSetUserStatus = `UPDATE users SET status = $3 WHERE id = $1 AND org_id = $2`
-
-// ListReps lists the org's reps, oldest first, with their current step,
-// its status, since when, and the steps that are stuck. A rep whose
-// onboarding has not started is on "account", pending since invited.
-func (s *UserService) ListReps(ctx context.Context, orgID string) ([]onramp.RepSummary, error) {
-	const op = "postgres.ListReps"
-	if !validUUID(orgID) {
-		return []onramp.RepSummary{}, nil
-	}
-	const q = `
-		SELECT ` + userColumns + `,
-		       coalesce(o.current_step, 'account'),
-		       coalesce(s.status, 'pending'),
-		       coalesce(s.updated_at, o.started_at, u.created_at),
-		       coalesce((SELECT array_agg(x.step ORDER BY x.position)
-		                 FROM onboarding_steps x
-		                 WHERE x.rep_id = u.id AND x.org_id = u.org_id AND x.status = 'stuck'), '{}')
-		FROM users u
-		LEFT JOIN onboardings o ON o.rep_id = u.id AND o.org_id = u.org_id
-		LEFT JOIN onboarding_steps s ON s.rep_id = u.id AND s.org_id = u.org_id AND s.step = o.current_step
-		WHERE u.org_id = $1 AND u.role = 'rep'
-		ORDER BY u.created_at, u.id`
-	rows, err := s.db.pool.Query(ctx, q, orgID)
-	if err != nil {
-		return nil, wrap(op, err, "")
-	}
-	reps := []onramp.RepSummary{}
-	for rows.Next() {
-		var r onramp.RepSummary
-		var stuck []string
-		if err := rows.Scan(append(userDest(&r.User), &r.CurrentStep, &r.StepStatus, &r.Since, &stuck)...); err != nil {
-			rows.Close()
-			return nil, wrap(op, err, "")
-		}
-		r.StuckSteps = stepKeys(stuck)
-		reps = append(reps, r)
-	}
-	return reps, wrap(op, rows.Err(), "")
-}
 
 // newToken returns 32 random bytes, base64url-encoded without padding.
 func newToken() (string, error) {
@@ -298,6 +255,8 @@ func hashToken(token string) []byte {
 // not positive, ENOTFOUND if u is not a user of u.OrgID.
 func (s *UserService) CreateSession(ctx context.Context, u *onramp.User, ttl time.Duration) (string, *onramp.Session, error) {
 	const op = "postgres.CreateSession"
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
 	if ttl <= 0 {
 		return "", nil, &onramp.Error{Code: onramp.EINVALID, Message: "Session lifetime must be positive.", Op: op}
 	}
@@ -327,6 +286,8 @@ func (s *UserService) CreateSession(ctx context.Context, u *onramp.User, ttl tim
 // Returns EUNAUTHORIZED for an unknown or expired token, or a disabled user.
 func (s *UserService) FindSession(ctx context.Context, token string) (*onramp.Session, error) {
 	const op = "postgres.FindSession"
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
 	unauthorized := &onramp.Error{Code: onramp.EUNAUTHORIZED, Message: "Please sign in.", Op: op}
 	if token == "" {
 		return nil, unauthorized
@@ -349,6 +310,8 @@ func (s *UserService) FindSession(ctx context.Context, token string) (*onramp.Se
 // DeleteSession ends a session; deleting an unknown one is not an error.
 func (s *UserService) DeleteSession(ctx context.Context, token string) error {
 	const op = "postgres.DeleteSession"
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
 	_, err := s.db.pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, hashToken(token))
 	return wrap(op, err, "")
 }
@@ -357,6 +320,8 @@ func (s *UserService) DeleteSession(ctx context.Context, token string) error {
 // how many there were. Run it now and then.
 func (s *UserService) DeleteExpiredSessions(ctx context.Context) (int64, error) {
 	const op = "postgres.DeleteExpiredSessions"
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
 	tag, err := s.db.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= now()`)
 	if err != nil {
 		return 0, wrap(op, err, "")
@@ -369,6 +334,8 @@ func (s *UserService) DeleteExpiredSessions(ctx context.Context) (int64, error) 
 // ENOTFOUND if the org does not exist.
 func (s *UserService) Audit(ctx context.Context, e onramp.AuditEntry) error {
 	const op = "postgres.Audit"
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
 	if strings.TrimSpace(e.Action) == "" {
 		return &onramp.Error{Code: onramp.EINVALID, Message: "Audit action is required.", Op: op}
 	}

@@ -129,7 +129,6 @@ func TestUsers(t *testing.T) {
 		_, err := s.FindUser(ctx, globex.ID, ann.ID)
 		MustCode(t, err, onramp.ENOTFOUND)
 		MustCode(t, s.SetUserStatus(ctx, globex.ID, ann.ID, onramp.UserReady), onramp.ENOTFOUND)
-		MustCode(t, s.DeleteUser(ctx, globex.ID, ann.ID), onramp.ENOTFOUND)
 	})
 	t.Run("ErrMalformedID", func(t *testing.T) {
 		_, err := s.FindUser(ctx, acme.ID, "1; DROP TABLE users")
@@ -144,15 +143,6 @@ func TestUsers(t *testing.T) {
 			t.Errorf("status = %q, want onboarding", got.Status)
 		}
 		MustCode(t, s.SetUserStatus(ctx, acme.ID, invited.ID, "sleeping"), onramp.EINVALID)
-	})
-	t.Run("Delete", func(t *testing.T) {
-		u := MustCreateUser(t, s, onramp.NewUser{OrgID: acme.ID, Email: "gone@example.com", Name: "Gone", Role: onramp.RoleRep})
-		if err := s.DeleteUser(ctx, acme.ID, u.ID); err != nil {
-			t.Fatal(err)
-		}
-		_, err := s.FindUser(ctx, acme.ID, u.ID)
-		MustCode(t, err, onramp.ENOTFOUND)
-		MustCode(t, s.DeleteUser(ctx, acme.ID, u.ID), onramp.ENOTFOUND)
 	})
 }
 
@@ -284,13 +274,13 @@ func TestSessions(t *testing.T) {
 			t.Errorf("deleting an unknown session: %v, want nil", err)
 		}
 	})
-	t.Run("ErrUserDeleted", func(t *testing.T) {
+	t.Run("ErrUserDisabled", func(t *testing.T) {
 		bob := MustCreateUser(t, s, onramp.NewUser{OrgID: acme.ID, Email: "bob@example.com", Name: "Bob", Role: onramp.RoleRep})
 		tok, _, err := s.CreateSession(ctx, bob, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteUser(ctx, acme.ID, bob.ID); err != nil {
+		if err := s.SetUserStatus(ctx, acme.ID, bob.ID, onramp.UserDisabled); err != nil {
 			t.Fatal(err)
 		}
 		_, err = s.FindSession(ctx, tok)

@@ -38,12 +38,11 @@ func NewLimiter(rdb *redis.Client, prefix string) *Limiter {
 // error) and EUNAVAILABLE when Redis cannot be reached.
 func (l *Limiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
 	const op = "redisbus.Allow"
-	if limit <= 0 || window < time.Millisecond {
-		return false, 0, &onramp.Error{Code: onramp.EINVALID, Message: "Invalid rate limit.", Op: op}
+	if err := checkLimit(op, limit, window); err != nil {
+		return false, 0, err
 	}
 	now := l.Now()
-	start := now.Truncate(window)
-	k := l.prefix + ":rl:" + key + ":" + strconv.FormatInt(start.UnixMilli(), 10)
+	start, k := l.window(key, now, window)
 
 	var incr *redis.IntCmd
 	_, err := l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -55,6 +54,43 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int, window time.
 		return false, 0, unavailable(op, err)
 	}
 	if incr.Val() <= int64(limit) {
+		return true, 0, nil
+	}
+	return false, start.Add(window).Sub(now), nil
+}
+
+// checkLimit refuses a limit or window that is not positive (a
+// programming error).
+func checkLimit(op string, limit int, window time.Duration) error {
+	if limit <= 0 || window < time.Millisecond {
+		return &onramp.Error{Code: onramp.EINVALID, Message: "Invalid rate limit.", Op: op}
+	}
+	return nil
+}
+
+// window returns the start of the window now is in, and its counter's key.
+func (l *Limiter) window(key string, now time.Time, window time.Duration) (time.Time, string) {
+	start := now.Truncate(window)
+	return start, l.prefix + ":rl:" + key + ":" + strconv.FormatInt(start.UnixMilli(), 10)
+}
+
+// Check reports whether key is within limit in the current window without
+// counting an attempt (Allow counts): with it a caller can count only
+// failed attempts. When not within limit, retryAfter is the time left until
+// the next window. Returns EINVALID for a non-positive limit or window and
+// EUNAVAILABLE when Redis cannot be reached.
+func (l *Limiter) Check(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	const op = "redisbus.Check"
+	if err := checkLimit(op, limit, window); err != nil {
+		return false, 0, err
+	}
+	now := l.Now()
+	start, k := l.window(key, now, window)
+	n, err := l.rdb.Get(ctx, k).Int64()
+	if err != nil && err != redis.Nil {
+		return false, 0, unavailable(op, err)
+	}
+	if n < int64(limit) {
 		return true, 0, nil
 	}
 	return false, start.Add(window).Sub(now), nil

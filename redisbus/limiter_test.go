@@ -64,6 +64,28 @@ func TestLimiter(t *testing.T) {
 		t.Errorf("next window: %+v, want allowed", got)
 	}
 
+	t.Run("CheckDoesNotCount", func(t *testing.T) {
+		key := "login:failures:c@example.com"
+		for i := range 5 {
+			ok, retry, err := l.Check(ctx, key, 2, time.Minute)
+			if err != nil || !ok || retry != 0 {
+				t.Fatalf("check %d: %v %v %v, want allowed (nothing counted)", i+1, ok, retry, err)
+			}
+		}
+		for range 2 {
+			if _, _, err := l.Allow(ctx, key, 2, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ok, retry, err := l.Check(ctx, key, 2, time.Minute)
+		if err != nil || ok || retry != time.Minute { // now is at a window start
+			t.Fatalf("check after 2 failures: %v %v %v, want denied for the minute left", ok, retry, err)
+		}
+		if _, _, err := l.Check(ctx, key, 0, time.Minute); onramp.ErrorCode(err) != onramp.EINVALID {
+			t.Errorf("limit 0: %v", err)
+		}
+	})
+
 	t.Run("SharedByInstances", func(t *testing.T) {
 		other := redisbus.NewLimiter(MustOpen(t, prefix+"-limiter2"), prefix)
 		other.Now = l.Now

@@ -54,10 +54,11 @@ const (
 	host        = "127.0.0.1"
 	clusterName = "active"
 
-	// namespaceCacheRefresh is the server's default
-	// system.namespaceCacheRefreshInterval: how long a search attribute
-	// added to a running server can take to become usable.
-	namespaceCacheRefresh = 2 * time.Second
+	// NamespaceCacheRefresh is the server's
+	// system.namespaceCacheRefreshInterval (its default): how long a
+	// search attribute added to a running server can take to become
+	// usable.
+	NamespaceCacheRefresh = 2 * time.Second
 
 	// readyTimeout bounds the wait for the server to answer when ctx has
 	// no deadline.
@@ -92,8 +93,10 @@ type Options struct {
 	// Logger receives the server's warnings and errors (its info and debug
 	// logs are dropped) and the log of clients from NewClient. nil discards.
 	Logger *slog.Logger
-	// SearchAttributes are custom search attributes registered in Namespace
-	// once the server is up; those already present are skipped.
+	// SearchAttributes are custom search attributes the namespace is
+	// created with. A namespace that exists already (a restart) keeps its
+	// own: register new ones through the running server
+	// (worker.EnsureSearchAttributes), as production does.
 	SearchAttributes map[string]enums.IndexedValueType
 
 	// pragmas replaces defaultPragmas for a file-backed server (benchmarks).
@@ -144,8 +147,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("namespace %q: %w", o.Namespace, err)
 	}
-	// A no-op when the namespace exists (restart); its search attributes
-	// are then brought up to date below, through the running server.
+	// A no-op when the namespace exists (restart).
 	if err := sqlite.CreateNamespaces(sqlCfg, nsCfg); err != nil {
 		return nil, fmt.Errorf("create namespace %q: %w", o.Namespace, err)
 	}
@@ -174,7 +176,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		}
 	}()
 
-	if err := s.awaitReady(ctx, o.SearchAttributes); err != nil {
+	if err := s.awaitReady(ctx); err != nil {
 		return nil, err
 	}
 	s.logGate.running()
@@ -411,9 +413,8 @@ func startServer(srv temporal.Server) (err error) {
 	return srv.Start()
 }
 
-// awaitReady waits until the frontend serves the namespace, then registers
-// the search attributes the namespace lacks.
-func (s *Server) awaitReady(ctx context.Context, attrs map[string]enums.IndexedValueType) error {
+// awaitReady waits until the frontend serves the namespace.
+func (s *Server) awaitReady(ctx context.Context) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, readyTimeout)
@@ -442,21 +443,7 @@ func (s *Server) awaitReady(ctx context.Context, attrs map[string]enums.IndexedV
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	defer c.Close()
-
-	added, err := ensureSearchAttributes(ctx, c, s.namespace, attrs)
-	if err != nil {
-		return err
-	}
-	if added > 0 {
-		// Attributes added to an existing namespace (a new one gets them
-		// at creation) become usable at the next namespace cache refresh.
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(namespaceCacheRefresh + 500*time.Millisecond):
-		}
-	}
+	c.Close()
 	return nil
 }
 

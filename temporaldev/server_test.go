@@ -22,7 +22,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
 	_ "modernc.org/sqlite" // the driver of the server's SQLite store, to read its files
+
+	onrampworker "github.com/onramp/onramp/worker"
 )
 
 const taskQueue = "temporaldev-test"
@@ -156,7 +159,7 @@ func TestInMemory(t *testing.T) {
 			"OnrampSince": enums.INDEXED_VALUE_TYPE_DATETIME,
 		}
 		for range 2 { // the second call finds everything in place
-			if err := EnsureSearchAttributes(ctx, c, s.Namespace(), want); err != nil {
+			if err := onrampworker.EnsureSearchAttributes(ctx, c, s.Namespace(), want, NamespaceCacheRefresh); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -189,9 +192,9 @@ func TestInMemory(t *testing.T) {
 	})
 
 	t.Run("ErrSearchAttributeType", func(t *testing.T) {
-		err := EnsureSearchAttributes(ctx, c, s.Namespace(), map[string]enums.IndexedValueType{
+		err := onrampworker.EnsureSearchAttributes(ctx, c, s.Namespace(), map[string]enums.IndexedValueType{
 			"OnrampStep": enums.INDEXED_VALUE_TYPE_INT,
-		})
+		}, 0)
 		if err == nil || !strings.Contains(err.Error(), "has type Keyword, want Int") {
 			t.Errorf("err = %v, want a type mismatch", err)
 		}

@@ -26,7 +26,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // Pages are the names Render accepts, each backed by templates/<name>.html.
-var Pages = []string{"login", "wizard", "admin", "admin_rep", "support", "error"}
+var Pages = []string{"login", "wizard", "settings", "admin", "admin_rep", "support", "error"}
 
 // Static returns the static files (CSS, JS), to be served at /static/.
 func Static() fs.FS {
@@ -46,7 +46,7 @@ type Renderer struct {
 func New() (*Renderer, error) {
 	r := &Renderer{pages: map[string]*template.Template{}}
 	for _, p := range Pages {
-		t, err := template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
+		t, err := template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/forms.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", p, err)
 		}
@@ -107,25 +107,21 @@ type LoginPage struct {
 	Next         string // where to go after signing in
 }
 
-// Settings are the rep's saved step settings, shown prefilled in the wizard.
-// Zero values mean "nothing saved yet": the page then shows the defaults
-// (onramp.DefaultAvailability, onramp.DefaultNotificationPrefs, …).
+// Settings are what the settings forms show: each step's saved settings,
+// or its defaults, under its key (the API fills every step with settings,
+// through onramp.SavedOrDefault: pages make no defaults of their own), and
+// what the forms offer.
 type Settings struct {
-	Profile          *onramp.Profile
+	Steps            map[onramp.StepKey]onramp.Settings
 	PhotoURL         string
 	TitleSuggestions []string
-
-	Availability onramp.Availability
-	Weekdays     []string
-
-	Notifications onramp.NotificationPrefs
-	Streams       []onramp.Stream
-	Sounds        []string
-
-	Browser *onramp.BrowserPermissions
+	Streams          []onramp.Stream
+	Sounds           []string
 }
 
-// WizardPage is one step of the onboarding wizard (/wizard/{step}).
+// WizardPage is one step of the onboarding wizard (/wizard/{step}). A
+// finished onboarding is shown read-only: settings are changed on the
+// settings page.
 type WizardPage struct {
 	Base
 	Progress      onramp.Progress
@@ -133,6 +129,32 @@ type WizardPage struct {
 	Settings      Settings
 	LearningLinks []Link
 }
+
+// Endpoint is where the wizard's forms save a step's settings.
+func (WizardPage) Endpoint() string { return "/api/v1/reps/me/onboarding/steps" }
+
+// ReadOnly: a finished onboarding's forms cannot be sent from the wizard.
+func (p WizardPage) ReadOnly() bool { return p.Progress.Finished }
+
+// SaveLabel is the forms' button.
+func (WizardPage) SaveLabel() string { return "Save and continue" }
+
+// SettingsPage is the rep's settings (the guide's Settings → Me: Profile,
+// Calendar, Notifications), editable at any time.
+type SettingsPage struct {
+	Base
+	Progress onramp.Progress
+	Settings Settings
+}
+
+// Endpoint is where the settings page's forms save.
+func (SettingsPage) Endpoint() string { return "/api/v1/reps/me/settings" }
+
+// ReadOnly is false: settings can be changed at any time.
+func (SettingsPage) ReadOnly() bool { return false }
+
+// SaveLabel is the forms' button.
+func (SettingsPage) SaveLabel() string { return "Save" }
 
 // AdminPage lists the org's reps and their onboarding position.
 type AdminPage struct {
@@ -198,7 +220,12 @@ func completed(p onramp.Progress) int {
 	return n
 }
 
-func percent(n int) int { return n * 100 / len(onramp.Steps) }
+func percent(n, total int) int {
+	if total == 0 {
+		return 0
+	}
+	return n * 100 / total
+}
 
 // ago is a relative time: "just now", "5 minutes ago", "3 days ago".
 func ago(t time.Time) string {
@@ -261,24 +288,21 @@ type dayRow struct {
 	Ranges     []onramp.Interval
 }
 
-// availability returns the saved settings, or the defaults when nothing
-// is saved yet (Weekly is nil).
+// settingsOf returns step k's settings from the form values (nil if
+// absent): templates read their fields.
+func settingsOf(s Settings, k string) onramp.Settings { return s.Steps[onramp.StepKey(k)] }
+
 func availability(s Settings) onramp.Availability {
-	if s.Availability.Weekly == nil {
-		d := onramp.DefaultAvailability(s.Availability.TimeZone)
-		return d
+	if a, ok := s.Steps[onramp.StepAvailability].(*onramp.Availability); ok {
+		return *a
 	}
-	return s.Availability
+	return onramp.Availability{}
 }
 
 func dayRows(s Settings) []dayRow {
-	days := s.Weekdays
-	if len(days) == 0 {
-		days = onramp.Weekdays
-	}
 	a := availability(s)
-	rows := make([]dayRow, 0, len(days))
-	for _, d := range days {
+	rows := make([]dayRow, 0, len(onramp.Weekdays))
+	for _, d := range onramp.Weekdays {
 		rows = append(rows, dayRow{Key: d, Label: capitalize(d), Ranges: a.Weekly[d]})
 	}
 	return rows
@@ -291,46 +315,25 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-func streams(s Settings) []onramp.Stream {
-	if len(s.Streams) == 0 {
-		return onramp.BuiltinStreams
-	}
-	return s.Streams
-}
-
-func sounds(s Settings) []string {
-	if len(s.Sounds) == 0 {
-		return onramp.Sounds
-	}
-	return s.Sounds
-}
-
 func notifications(s Settings) onramp.NotificationPrefs {
-	if s.Notifications.Streams == nil && s.Notifications.Sound == "" {
-		return onramp.DefaultNotificationPrefs(streams(s))
+	if n, ok := s.Steps[onramp.StepNotifications].(*onramp.NotificationPrefs); ok {
+		return *n
 	}
-	return s.Notifications
-}
-
-func titleSuggestions(s Settings) []string {
-	if len(s.TitleSuggestions) == 0 {
-		return onramp.TitleSuggestions("")
-	}
-	return s.TitleSuggestions
+	return onramp.NotificationPrefs{}
 }
 
 func profile(s Settings) onramp.Profile {
-	if s.Profile == nil {
-		return onramp.Profile{}
+	if p, ok := s.Steps[onramp.StepProfile].(*onramp.Profile); ok {
+		return *p
 	}
-	return *s.Profile
+	return onramp.Profile{}
 }
 
 func browser(s Settings) onramp.BrowserPermissions {
-	if s.Browser == nil {
-		return onramp.BrowserPermissions{Notifications: onramp.PermissionPrompt, Camera: onramp.PermissionPrompt, Microphone: onramp.PermissionPrompt}
+	if b, ok := s.Steps[onramp.StepBrowser].(*onramp.BrowserPermissions); ok {
+		return *b
 	}
-	return *s.Browser
+	return onramp.BrowserPermissions{}
 }
 
 var permissionLabels = map[onramp.PermissionState]string{
@@ -376,31 +379,28 @@ func stepOf(p *onramp.Progress, k onramp.StepKey) *onramp.StepState {
 func roleLabel(r onramp.Role) string { return capitalize(string(r)) }
 
 var funcs = template.FuncMap{
-	"statusLabel":      StatusLabel,
-	"completed":        completed,
-	"percent":          percent,
-	"inc":              func(i int) int { return i + 1 },
-	"totalSteps":       func() int { return len(onramp.Steps) },
-	"ago":              ago,
-	"isoTime":          isoTime,
-	"showTime":         showTime,
-	"dayRows":          dayRows,
-	"availability":     availability,
-	"streams":          streams,
-	"sounds":           sounds,
-	"notifications":    notifications,
-	"titleSuggestions": titleSuggestions,
-	"profile":          profile,
-	"browser":          browser,
-	"permissionLabel":  permissionLabel,
-	"stepLabel":        stepLabel,
-	"pendingRequired":  pendingRequired,
-	"stepOf":           stepOf,
-	"roleLabel":        roleLabel,
-	"capitalize":       capitalize,
-	"maxNameLen":       func() int { return onramp.MaxNameLen },
-	"maxNotice":        func() int { return onramp.MaxMinNoticeMinutes },
-	"maxBuffer":        func() int { return onramp.MaxBufferMinutes },
+	"statusLabel":     StatusLabel,
+	"completed":       completed,
+	"percent":         percent,
+	"inc":             func(i int) int { return i + 1 },
+	"ago":             ago,
+	"isoTime":         isoTime,
+	"showTime":        showTime,
+	"dayRows":         dayRows,
+	"availability":    availability,
+	"notifications":   notifications,
+	"profile":         profile,
+	"settingsOf":      settingsOf,
+	"browser":         browser,
+	"permissionLabel": permissionLabel,
+	"stepLabel":       stepLabel,
+	"pendingRequired": pendingRequired,
+	"stepOf":          stepOf,
+	"roleLabel":       roleLabel,
+	"capitalize":      capitalize,
+	"maxNameLen":      func() int { return onramp.MaxNameLen },
+	"maxNotice":       func() int { return onramp.MaxMinNoticeMinutes },
+	"maxBuffer":       func() int { return onramp.MaxBufferMinutes },
 	"streamPref": func(p onramp.NotificationPrefs, key string) onramp.StreamPref {
 		return p.Streams[key]
 	},

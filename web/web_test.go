@@ -62,11 +62,11 @@ func sampleProgress() onramp.Progress {
 		onramp.StepCRM:      onramp.StatusStuck,
 	}
 	required := map[onramp.StepKey]bool{}
-	for _, k := range onramp.DefaultRequiredSteps {
+	for _, k := range onramp.DefaultRequiredSteps() {
 		required[k] = true
 	}
 	p := onramp.Progress{OrgID: "org-1", RepID: "rep-1", CurrentStep: onramp.StepProfile, StartedAt: t0}
-	for _, k := range onramp.Steps {
+	for _, k := range onramp.Steps() {
 		s := status[k]
 		if s == "" {
 			s = onramp.StatusPending
@@ -84,6 +84,20 @@ func sampleProgress() onramp.Progress {
 		p.Steps = append(p.Steps, st)
 	}
 	return p
+}
+
+// settings are the forms' values as the API gives them: each step's
+// defaults, or the saved settings given.
+func settings(saved ...onramp.Settings) Settings {
+	m := map[onramp.StepKey]onramp.Settings{}
+	for _, s := range saved {
+		m[s.Step()] = s
+	}
+	streams := onramp.BuiltinStreams()
+	return Settings{
+		Steps:            onramp.SavedOrDefault(m, onramp.SettingsDefaults{Streams: streams}),
+		TitleSuggestions: onramp.TitleSuggestions(""), Streams: streams, Sounds: onramp.Sounds(),
+	}
 }
 
 func wizard(step onramp.StepKey, s Settings) WizardPage {
@@ -132,7 +146,7 @@ func TestStatic(t *testing.T) {
 func TestNoExternalAssets(t *testing.T) {
 	docs := map[string]*goquery.Document{
 		"login":  MustRender(t, "login", LoginPage{Base: base(nil)}),
-		"wizard": MustRender(t, "wizard", wizard(onramp.StepProfile, Settings{})),
+		"wizard": MustRender(t, "wizard", wizard(onramp.StepProfile, settings())),
 		"admin":  MustRender(t, "admin", AdminPage{Base: base(admin())}),
 	}
 	for name, doc := range docs {
@@ -150,7 +164,7 @@ func admin() *onramp.User {
 }
 
 func TestLayout(t *testing.T) {
-	doc := MustRender(t, "wizard", wizard(onramp.StepAccount, Settings{}))
+	doc := MustRender(t, "wizard", wizard(onramp.StepAccount, settings()))
 	if got := doc.Find(`meta[name="csrf-token"]`).AttrOr("content", ""); got != "csrf-abc123" {
 		t.Errorf("csrf meta = %q", got)
 	}
@@ -174,7 +188,7 @@ func TestLayout(t *testing.T) {
 		t.Error("dev banner shown outside dev mode")
 	}
 	t.Run("Dev", func(t *testing.T) {
-		p := wizard(onramp.StepAccount, Settings{})
+		p := wizard(onramp.StepAccount, settings())
 		p.Dev = true
 		if MustRender(t, "wizard", p).Find(".dev-banner").Length() != 1 {
 			t.Error("no dev banner in dev mode")
@@ -212,7 +226,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestWizardStepList(t *testing.T) {
-	doc := MustRender(t, "wizard", wizard(onramp.StepProfile, Settings{}))
+	doc := MustRender(t, "wizard", wizard(onramp.StepProfile, settings()))
 	items := doc.Find("#step-list li[data-step]")
 	if items.Length() != 10 {
 		t.Fatalf("got %d steps, want 10", items.Length())
@@ -273,11 +287,8 @@ func TestWizardStepList(t *testing.T) {
 }
 
 func TestWizardProfile(t *testing.T) {
-	s := Settings{
-		Profile:          &onramp.Profile{FirstName: "Ada", LastName: "Lovelace", Title: "Acme Expert", PhotoID: "ph1"},
-		PhotoURL:         "/photos/ph1",
-		TitleSuggestions: onramp.TitleSuggestions("Acme"),
-	}
+	s := settings(&onramp.Profile{FirstName: "Ada", LastName: "Lovelace", Title: "Acme Expert", PhotoID: "ph1"})
+	s.PhotoURL, s.TitleSuggestions = "/photos/ph1", onramp.TitleSuggestions("Acme")
 	doc := MustRender(t, "wizard", wizard(onramp.StepProfile, s))
 	form := doc.Find("form#profile-form")
 	if form.Length() != 1 {
@@ -335,7 +346,7 @@ func TestWizardProfile(t *testing.T) {
 	}
 
 	t.Run("NoPhotoYet", func(t *testing.T) {
-		doc := MustRender(t, "wizard", wizard(onramp.StepProfile, Settings{}))
+		doc := MustRender(t, "wizard", wizard(onramp.StepProfile, settings()))
 		if _, req := doc.Find("input#photo").Attr("required"); !req {
 			t.Error("photo not required when none exists")
 		}
@@ -353,7 +364,7 @@ func TestEscaping(t *testing.T) {
 	evil := `<script>alert("x")</script>`
 	u := rep()
 	u.Name = evil
-	p := wizard(onramp.StepProfile, Settings{Profile: &onramp.Profile{FirstName: evil, LastName: `"><img src=x onerror=alert(1)>`, Title: "t"}})
+	p := wizard(onramp.StepProfile, settings(&onramp.Profile{FirstName: evil, LastName: `"><img src=x onerror=alert(1)>`, Title: "t"}))
 	p.User = u
 	r, err := New()
 	if err != nil {
@@ -397,7 +408,7 @@ func TestEscaping(t *testing.T) {
 
 func TestWizardAvailability(t *testing.T) {
 	t.Run("Defaults", func(t *testing.T) {
-		doc := MustRender(t, "wizard", wizard(onramp.StepAvailability, Settings{}))
+		doc := MustRender(t, "wizard", wizard(onramp.StepAvailability, settings()))
 		form := doc.Find("form#availability-form")
 		if form.Length() != 1 {
 			t.Fatal("no availability form")
@@ -462,7 +473,7 @@ func TestWizardAvailability(t *testing.T) {
 		a := onramp.Availability{TimeZone: "Europe/Paris", Weekly: map[string][]onramp.Interval{
 			"monday": {{Start: "08:00", End: "12:00"}, {Start: "13:00", End: "18:00"}},
 		}, MinNoticeMinutes: 60, BufferMinutes: 15}
-		p := wizard(onramp.StepAvailability, Settings{Availability: a, Weekdays: onramp.Weekdays})
+		p := wizard(onramp.StepAvailability, settings(&a))
 		p.Progress.TimeZoneCheck = onramp.TZMismatch
 		p.Progress.CalendarTimeZone = "America/New_York"
 		doc := MustRender(t, "wizard", p)
@@ -487,7 +498,7 @@ func TestWizardAvailability(t *testing.T) {
 		}
 	})
 	t.Run("Unverified", func(t *testing.T) {
-		p := wizard(onramp.StepAvailability, Settings{})
+		p := wizard(onramp.StepAvailability, settings())
 		p.Progress.TimeZoneCheck = onramp.TZUnverified
 		doc := MustRender(t, "wizard", p)
 		if got := strings.TrimSpace(doc.Find("#tz-check").Text()); got != "We'll check this against your calendar's time zone once it is connected." {
@@ -497,7 +508,7 @@ func TestWizardAvailability(t *testing.T) {
 }
 
 func TestWizardNotifications(t *testing.T) {
-	doc := MustRender(t, "wizard", wizard(onramp.StepNotifications, Settings{}))
+	doc := MustRender(t, "wizard", wizard(onramp.StepNotifications, settings()))
 	form := doc.Find("form#notifications-form")
 	if form.Length() != 1 {
 		t.Fatal("no notifications form")
@@ -510,15 +521,15 @@ func TestWizardNotifications(t *testing.T) {
 	}
 	var sounds []string
 	form.Find("select#sound option").Each(func(_ int, s *goquery.Selection) { sounds = append(sounds, s.AttrOr("value", "")) })
-	if strings.Join(sounds, ",") != strings.Join(onramp.Sounds, ",") {
+	if strings.Join(sounds, ",") != strings.Join(onramp.Sounds(), ",") {
 		t.Errorf("sounds = %v", sounds)
 	}
 	if got := form.Find("select#sound option[selected]").AttrOr("value", ""); got != "chime" {
 		t.Errorf("selected sound = %q", got)
 	}
 	rows := form.Find("#streams-table tr[data-stream]")
-	if rows.Length() != len(onramp.BuiltinStreams) {
-		t.Fatalf("%d stream rows, want %d", rows.Length(), len(onramp.BuiltinStreams))
+	if rows.Length() != len(onramp.BuiltinStreams()) {
+		t.Fatalf("%d stream rows, want %d", rows.Length(), len(onramp.BuiltinStreams()))
 	}
 	rows.Each(func(_ int, row *goquery.Selection) {
 		key := row.AttrOr("data-stream", "")
@@ -554,7 +565,7 @@ func TestWizardNotifications(t *testing.T) {
 		n := onramp.NotificationPrefs{Sound: "bell", VoiceAlerts: true, Streams: map[string]onramp.StreamPref{
 			onramp.StreamWaitingForRep: {Desktop: true}, onramp.StreamVIP: {Desktop: false},
 		}}
-		doc := MustRender(t, "wizard", wizard(onramp.StepNotifications, Settings{Notifications: n, Sounds: onramp.Sounds, Streams: onramp.BuiltinStreams}))
+		doc := MustRender(t, "wizard", wizard(onramp.StepNotifications, settings(&n)))
 		if got := doc.Find("select#sound option[selected]").AttrOr("value", ""); got != "bell" {
 			t.Errorf("sound = %q", got)
 		}
@@ -568,7 +579,7 @@ func TestWizardNotifications(t *testing.T) {
 }
 
 func TestWizardBrowser(t *testing.T) {
-	doc := MustRender(t, "wizard", wizard(onramp.StepBrowser, Settings{}))
+	doc := MustRender(t, "wizard", wizard(onramp.StepBrowser, settings()))
 	if got := strings.TrimSpace(doc.Find("button#browser-allow").Text()); got != "Allow notifications, camera & microphone" {
 		t.Errorf("button = %q", got)
 	}
@@ -576,7 +587,7 @@ func TestWizardBrowser(t *testing.T) {
 		t.Error("re-enable help shown before anything was denied")
 	}
 	b := &onramp.BrowserPermissions{Notifications: onramp.PermissionGranted, Camera: onramp.PermissionDenied, Microphone: onramp.PermissionGranted}
-	doc = MustRender(t, "wizard", wizard(onramp.StepBrowser, Settings{Browser: b}))
+	doc = MustRender(t, "wizard", wizard(onramp.StepBrowser, settings(b)))
 	if got := doc.Find(`[data-permission="camera"]`).Text(); got != "Blocked" {
 		t.Errorf("camera = %q", got)
 	}
@@ -589,7 +600,7 @@ func TestWizardBrowser(t *testing.T) {
 func TestWizardLaterSteps(t *testing.T) {
 	for _, k := range []onramp.StepKey{onramp.StepCalendar, onramp.StepMeeting, onramp.StepCRM, onramp.StepApps} {
 		t.Run(string(k), func(t *testing.T) {
-			p := wizard(k, Settings{})
+			p := wizard(k, settings())
 			p.Step.Status = onramp.StatusPending
 			doc := MustRender(t, "wizard", p)
 			if !strings.Contains(doc.Find("#coming-soon").Text(), "connect in a later release") {
@@ -603,17 +614,23 @@ func TestWizardLaterSteps(t *testing.T) {
 			}
 		})
 	}
-	t.Run("StuckShowsError", func(t *testing.T) {
-		doc := MustRender(t, "wizard", wizard(onramp.StepCRM, Settings{}))
-		if !strings.Contains(doc.Find("#step-last-error").Text(), "503 Service Unavailable") {
-			t.Error("last error not shown")
+	t.Run("StuckShowsMessageNotDetail", func(t *testing.T) {
+		// The failure's detail is for support: a rep reads the message.
+		p := wizard(onramp.StepCRM, settings())
+		p.Step.Message = "We could not save this step. Support has been alerted and will retry it."
+		doc := MustRender(t, "wizard", p)
+		if strings.Contains(doc.Text(), "503 Service Unavailable") {
+			t.Error("the wizard shows the failure's detail to the rep")
+		}
+		if !strings.Contains(doc.Find("#step-message").Text(), "Support has been alerted") {
+			t.Error("the stuck step's message is not shown")
 		}
 		if got := doc.Find("#step-status").Text(); got != "Stuck" {
 			t.Errorf("status = %q", got)
 		}
 	})
 	t.Run("RequiredHasNoSkip", func(t *testing.T) {
-		p := wizard(onramp.StepCalendar, Settings{})
+		p := wizard(onramp.StepCalendar, settings())
 		p.Step.Required, p.Step.Status = true, onramp.StatusPending
 		if MustRender(t, "wizard", p).Find("[data-skip]").Length() != 0 {
 			t.Error("required step offers Set up later")
@@ -622,7 +639,7 @@ func TestWizardLaterSteps(t *testing.T) {
 }
 
 func TestWizardFinish(t *testing.T) {
-	doc := MustRender(t, "wizard", wizard(onramp.StepFinish, Settings{}))
+	doc := MustRender(t, "wizard", wizard(onramp.StepFinish, settings()))
 	links := doc.Find("#learning-links a")
 	if links.Length() != len(LearningLinks) {
 		t.Fatalf("%d links, want %d", links.Length(), len(LearningLinks))
@@ -642,7 +659,7 @@ func TestWizardFinish(t *testing.T) {
 		t.Error("pending required steps not listed")
 	}
 	t.Run("Finished", func(t *testing.T) {
-		p := wizard(onramp.StepFinish, Settings{})
+		p := wizard(onramp.StepFinish, settings())
 		p.Progress.Finished = true
 		doc := MustRender(t, "wizard", p)
 		if !strings.Contains(doc.Find("#finished-message").Text(), "You're all set") {
@@ -791,5 +808,52 @@ func TestAgo(t *testing.T) {
 	}
 	if got := ago(time.Time{}); got != "—" {
 		t.Errorf("ago(zero) = %q", got)
+	}
+}
+
+func TestWizardFinishedReadOnly(t *testing.T) {
+	p := wizard(onramp.StepAvailability, settings())
+	p.Progress.Finished = true
+	doc := MustRender(t, "wizard", p)
+	if _, ok := doc.Find("form#availability-form fieldset").Attr("disabled"); !ok {
+		t.Error("a finished onboarding's form can be edited in the wizard")
+	}
+	if doc.Find("#availability-submit").Length() != 0 {
+		t.Error("a finished onboarding's form has a save button in the wizard")
+	}
+	if doc.Find(`#read-only a[href="/settings"]`).Length() != 1 {
+		t.Error("no way from the read-only wizard to the settings page")
+	}
+	open := MustRender(t, "wizard", wizard(onramp.StepAvailability, settings()))
+	if _, ok := open.Find("form#availability-form fieldset").Attr("disabled"); ok || open.Find("#read-only").Length() != 0 {
+		t.Error("an open onboarding's wizard is read-only")
+	}
+	if got := open.Find("form#availability-form").AttrOr("action", ""); got != "/api/v1/reps/me/onboarding/steps/availability" {
+		t.Errorf("wizard form saves to %q", got)
+	}
+}
+
+func TestSettingsPage(t *testing.T) {
+	prof := &onramp.Profile{FirstName: "Ada", LastName: "Lovelace", Title: "Acme Expert", PhotoID: "ph1"}
+	p := sampleProgress()
+	p.Finished = true
+	doc := MustRender(t, "settings", SettingsPage{Base: base(rep()), Progress: p, Settings: settings(prof)})
+	for _, k := range []string{"profile", "availability", "notifications"} {
+		form := doc.Find("form#" + k + "-form")
+		if got := form.AttrOr("action", ""); got != "/api/v1/reps/me/settings/"+k {
+			t.Errorf("%s form saves to %q", k, got)
+		}
+		if _, ok := form.Find("fieldset").Attr("disabled"); ok {
+			t.Errorf("%s form is read-only on the settings page", k)
+		}
+		if strings.TrimSpace(form.Find("button[type=submit]").Text()) != "Save" {
+			t.Errorf("%s form has no Save button", k)
+		}
+	}
+	if got := doc.Find("input#first_name").AttrOr("value", ""); got != "Ada" {
+		t.Errorf("first name %q", got)
+	}
+	if doc.Find("#onboarding-open").Length() != 0 {
+		t.Error("a finished rep is told they are still setting up")
 	}
 }

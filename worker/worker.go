@@ -1,5 +1,6 @@
 // Package worker runs Onramp's Temporal worker: it registers the workflows
-// and activities on their task queues and stops gracefully.
+// and activities on their task queues, registers the search attributes the
+// workflows upsert, and stops gracefully.
 package worker
 
 import (
@@ -32,7 +33,8 @@ func New(c client.Client, acts *activities.Activities, o Options) sdkworker.Work
 	return w
 }
 
-// Registry is what Register needs of a worker (a worker or a test env).
+// Registry is what Register needs of a worker (a worker, a test env, a
+// replayer).
 type Registry interface {
 	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
 	RegisterActivityWithOptions(a any, options activity.RegisterOptions)
@@ -40,8 +42,18 @@ type Registry interface {
 
 // Register registers the workflows and activities under their stable names.
 func Register(r Registry, acts *activities.Activities) {
-	r.RegisterWorkflowWithOptions(workflows.Onboarding, workflow.RegisterOptions{Name: workflows.OnboardingWorkflowName})
+	RegisterWorkflows(r)
 	r.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
+}
+
+// WorkflowRegistry is what RegisterWorkflows needs (a worker, a replayer).
+type WorkflowRegistry interface {
+	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
+}
+
+// RegisterWorkflows registers the workflows under their stable names.
+func RegisterWorkflows(r WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(workflows.Onboarding, workflow.RegisterOptions{Name: workflows.OnboardingWorkflowName})
 }
 
 // Run runs a worker until ctx is done, then stops it gracefully (in-flight

@@ -2,6 +2,8 @@ package workflows
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"time"
@@ -18,12 +20,31 @@ import (
 // needs a running worker: without one it would wait forever.
 const DefaultTimeout = 15 * time.Second
 
-// Client is the typed client of the onboarding workflow. Every call carries
-// a deadline, and errors come back as onramp errors: a validator's rejection
-// keeps its code and message, a timeout is EUNAVAILABLE.
+// Users is what Client needs of the user service.
+type Users interface {
+	CreateUser(ctx context.Context, u onramp.NewUser) (*onramp.User, error)
+	FindOrgByID(ctx context.Context, id string) (*onramp.Org, error)
+}
+
+// Store is what Client needs of the store: the projection, which serves
+// a closed (or not yet started) onboarding, and the settings, which a rep
+// edits after onboarding.
+type Store interface {
+	Progress(ctx context.Context, orgID, repID string) (*onramp.Progress, error)
+	SaveSettings(ctx context.Context, orgID, repID string, s onramp.Settings) error
+	UnstartedOnboardings(ctx context.Context, olderThan time.Duration, limit int) ([]onramp.RepRef, error)
+}
+
+// Client is the typed client of the onboarding workflow, and the one way
+// into a rep's onboarding: while it runs, calls go to the workflow; once
+// it is closed (or gone after the namespace's retention), progress is read
+// from, and settings written to, the Postgres projection. Every call
+// carries a deadline, and errors come back as onramp errors: a validator's
+// rejection keeps its code and message, a timeout is EUNAVAILABLE.
 type Client struct {
 	Temporal client.Client
-	Users    onramp.UserService
+	Users    Users
+	Store    Store
 	Timeout  time.Duration // DefaultTimeout if zero
 }
 
@@ -35,9 +56,13 @@ func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) 
 	return context.WithTimeout(ctx, t)
 }
 
-// CreateRep creates a rep in org and starts their onboarding. If the
-// workflow cannot start the rep is removed again, so nothing is half made.
-// Returns EINVALID, ECONFLICT (email taken) or EUNAVAILABLE.
+// CreateRep creates a rep in org and starts their onboarding. The rep and
+// their onboarding's projection are created in one transaction, so nothing
+// is ever half made: if the workflow cannot be started now (Temporal down
+// or slow), the rep exists, the pages show their onboarding as not started,
+// and StartUnstarted starts it later. It then returns the rep and an
+// EUNAVAILABLE error saying so. Returns EINVALID or ECONFLICT (email
+// taken) with no rep.
 func (c *Client) CreateRep(ctx context.Context, org *onramp.Org, nu onramp.NewUser) (*onramp.User, error) {
 	nu.OrgID, nu.Role = org.ID, onramp.RoleRep
 	u, err := c.Users.CreateUser(ctx, nu)
@@ -45,16 +70,31 @@ func (c *Client) CreateRep(ctx context.Context, org *onramp.Org, nu onramp.NewUs
 		return nil, err
 	}
 	if err := c.Start(ctx, org, u.ID); err != nil {
-		if derr := c.Users.DeleteUser(context.WithoutCancel(ctx), org.ID, u.ID); derr != nil {
-			return nil, errors.Join(err, derr)
-		}
-		return nil, err
+		return u, &onramp.Error{Code: onramp.EUNAVAILABLE, Message: "The rep was created; their onboarding starts as soon as the workflow service answers.", Op: "create rep", Err: err}
 	}
 	return u, nil
 }
 
+// Input resolves what the onboarding of a rep of org needs to know into
+// its input: the steps, the org's required steps and whether Salesforce is
+// connected org-wide. Returns EINVALID when the org requires a step that
+// cannot be completed.
+func Input(org *onramp.Org, repID string) (OnboardingInput, error) {
+	if err := onramp.ValidateRequiredSteps(org.RequiredSteps); err != nil {
+		return OnboardingInput{}, err
+	}
+	return OnboardingInput{
+		OrgID: org.ID, RepID: repID, Steps: onramp.Steps(), RequiredSteps: org.Required(),
+		SalesforceOrgWide: org.SalesforceOrgWide,
+	}, nil
+}
+
 // Start starts the onboarding of rep repID; starting it again is a no-op.
 func (c *Client) Start(ctx context.Context, org *onramp.Org, repID string) error {
+	in, err := Input(org, repID)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	opts := client.StartWorkflowOptions{
@@ -66,7 +106,6 @@ func (c *Client) Start(ctx context.Context, org *onramp.Org, repID string) error
 			SearchAttrOrg.ValueSet(org.ID), SearchAttrStep.ValueSet(string(onramp.StepAccount)),
 			SearchAttrStatus.ValueSet(string(onramp.StatusInProgress))),
 	}
-	in := OnboardingInput{OrgID: org.ID, RepID: repID, RequiredSteps: org.RequiredSteps, SalesforceOrgWide: org.SalesforceOrgWide}
 	if _, err := c.Temporal.ExecuteWorkflow(ctx, opts, OnboardingWorkflowName, in); err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
@@ -77,26 +116,69 @@ func (c *Client) Start(ctx context.Context, org *onramp.Org, repID string) error
 	return nil
 }
 
-// Progress asks the workflow for the rep's whole onboarding state.
-func (c *Client) Progress(ctx context.Context, orgID, repID string) (*onramp.Progress, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	v, err := c.Temporal.QueryWorkflow(ctx, OnboardingID(orgID, repID), "", QueryProgress)
+// StartUnstarted starts the onboardings of reps created more than
+// olderThan ago whose workflow has recorded nothing yet (its start failed
+// or timed out), at most limit, and returns how many it started. Safe to
+// run from several processes: starting is idempotent.
+func (c *Client) StartUnstarted(ctx context.Context, olderThan time.Duration, limit int) (int, error) {
+	refs, err := c.Store.UnstartedOnboardings(ctx, olderThan, limit)
 	if err != nil {
-		return nil, fromTemporal("progress", err)
+		return 0, err
 	}
-	var p onramp.Progress
-	if err := v.Get(&p); err != nil {
-		return nil, fromTemporal("progress", err)
+	n := 0
+	for _, r := range refs {
+		if err := c.startRep(ctx, r.OrgID, r.RepID); err != nil {
+			return n, err
+		}
+		n++
 	}
-	return &p, nil
+	return n, nil
 }
 
-func (c *Client) update(ctx context.Context, orgID, repID, name string, args ...any) (*onramp.Progress, error) {
+// Progress returns the rep's whole onboarding: the workflow's own state
+// while it runs, else (finished, closed, deleted after retention, not
+// started yet, or Temporal not answering) the Postgres projection.
+// Returns ENOTFOUND if the rep has no onboarding.
+func (c *Client) Progress(ctx context.Context, orgID, repID string) (*onramp.Progress, error) {
+	stored, err := c.Store.Progress(ctx, orgID, repID)
+	if err != nil || stored.Finished {
+		return stored, err
+	}
+	qctx, cancel := c.ctx(ctx)
+	defer cancel()
+	v, err := c.Temporal.QueryWorkflow(qctx, OnboardingID(orgID, repID), "", QueryProgress)
+	if err == nil {
+		var p onramp.Progress
+		if err = v.Get(&p); err == nil {
+			return &p, nil
+		}
+	}
+	switch err := fromTemporal("progress", err); onramp.ErrorCode(err) {
+	case onramp.ENOTFOUND, onramp.ECONFLICT, onramp.EUNAVAILABLE:
+		return stored, nil
+	default:
+		return nil, err
+	}
+}
+
+// UpdateID derives an Update's ID from the caller's idempotency key, so a
+// request retried with the same key (after a timeout, say) applies once:
+// Temporal answers a known Update ID with the first outcome. An empty key
+// gives "" (a new ID each time).
+func UpdateID(op, key string) string {
+	if key == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(op + "\x00" + key))
+	return op + "-" + hex.EncodeToString(h[:12])
+}
+
+func (c *Client) update(ctx context.Context, orgID, repID, name, updateID string, args ...any) (*onramp.Progress, error) {
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	h, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   OnboardingID(orgID, repID),
+		UpdateID:     updateID,
 		UpdateName:   name,
 		Args:         args,
 		WaitForStage: client.WorkflowUpdateStageCompleted,
@@ -111,49 +193,101 @@ func (c *Client) update(ctx context.Context, orgID, repID, name string, args ...
 	return &p, nil
 }
 
-// SignedIn completes the account step (idempotent).
+// SignedIn completes the account step (idempotent). A rep whose workflow
+// never started (its start failed when they were created) gets it started
+// now.
 func (c *Client) SignedIn(ctx context.Context, orgID, repID string) (*onramp.Progress, error) {
-	return c.update(ctx, orgID, repID, UpdateSignedIn)
+	p, err := c.update(ctx, orgID, repID, UpdateSignedIn, "")
+	if onramp.ErrorCode(err) != onramp.ENOTFOUND {
+		return p, err
+	}
+	if started, serr := c.startIfNeverStarted(ctx, orgID, repID); serr != nil || !started {
+		return nil, errors.Join(err, serr)
+	}
+	return c.update(ctx, orgID, repID, UpdateSignedIn, "")
 }
 
-// SubmitProfile saves the profile step. Returns EINVALID with field errors.
-func (c *Client) SubmitProfile(ctx context.Context, orgID, repID string, p onramp.Profile) (*onramp.Progress, error) {
-	return c.update(ctx, orgID, repID, UpdateProfile, p)
+// startIfNeverStarted starts the onboarding of a rep whose workflow never
+// recorded anything (its start failed), and reports whether it did. A rep
+// whose workflow is gone after recording (closed and deleted after the
+// namespace's retention) is never started again.
+func (c *Client) startIfNeverStarted(ctx context.Context, orgID, repID string) (bool, error) {
+	stored, err := c.Store.Progress(ctx, orgID, repID)
+	if err != nil || stored.WorkflowID != "" {
+		return false, err
+	}
+	return true, c.startRep(ctx, orgID, repID)
 }
 
-// SubmitAvailability saves the calendar settings step.
-func (c *Client) SubmitAvailability(ctx context.Context, orgID, repID string, av onramp.Availability) (*onramp.Progress, error) {
-	return c.update(ctx, orgID, repID, UpdateAvailability, av)
+// SaveSettings saves a step's settings, validated by their own rules,
+// whenever the rep saves them: during onboarding through the workflow's
+// Update (the step is done, or needs action, as the settings' Outcome
+// says); once the onboarding is finished (its workflow closed or gone)
+// straight to the store, which booking and routing read. key is the
+// request's idempotency key ("" for none). Returns EINVALID with field
+// errors, ENOTFOUND, or EUNAVAILABLE.
+func (c *Client) SaveSettings(ctx context.Context, orgID, repID string, s onramp.Settings, key string) (*onramp.Progress, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	name := SubmitUpdate(s.Step())
+	p, err := c.update(ctx, orgID, repID, name, UpdateID(name, key), s)
+	switch onramp.ErrorCode(err) {
+	case onramp.ENOTFOUND, onramp.ECONFLICT:
+		// Finished (the validator says so, or the workflow is closed or
+		// gone), or not started yet: the projection tells which.
+	default:
+		return p, err
+	}
+	stored, perr := c.Store.Progress(ctx, orgID, repID)
+	if perr != nil {
+		return nil, perr
+	}
+	switch {
+	case stored.Finished:
+		if err := c.Store.SaveSettings(ctx, orgID, repID, s); err != nil {
+			return nil, err
+		}
+		return c.Store.Progress(ctx, orgID, repID) // the time-zone check of what was saved
+
+	case onramp.ErrorCode(err) == onramp.ENOTFOUND:
+		// Created, but the workflow's start failed: start it now and try
+		// once more.
+		if err := c.startRep(ctx, orgID, repID); err != nil {
+			return nil, err
+		}
+		return c.update(ctx, orgID, repID, name, UpdateID(name, key), s)
+	}
+	return nil, err
 }
 
-// SubmitNotifications saves the notifications step.
-func (c *Client) SubmitNotifications(ctx context.Context, orgID, repID string, n onramp.NotificationPrefs) (*onramp.Progress, error) {
-	return c.update(ctx, orgID, repID, UpdateNotifications, n)
-}
-
-// SubmitBrowser records what the browser granted.
-func (c *Client) SubmitBrowser(ctx context.Context, orgID, repID string, b onramp.BrowserPermissions) (*onramp.Progress, error) {
-	return c.update(ctx, orgID, repID, UpdateBrowser, b)
+// startRep starts the onboarding of a rep of orgID (idempotent).
+func (c *Client) startRep(ctx context.Context, orgID, repID string) error {
+	org, err := c.Users.FindOrgByID(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	return c.Start(ctx, org, repID)
 }
 
 // Skip marks an optional step "set up later".
-func (c *Client) Skip(ctx context.Context, orgID, repID string, step onramp.StepKey) (*onramp.Progress, error) {
-	return c.update(ctx, orgID, repID, UpdateSkip, StepInput{Step: step})
+func (c *Client) Skip(ctx context.Context, orgID, repID string, step onramp.StepKey, key string) (*onramp.Progress, error) {
+	return c.update(ctx, orgID, repID, UpdateSkip, UpdateID(UpdateSkip+"/"+string(step), key), StepInput{Step: step})
 }
 
 // Finish completes the onboarding: the rep becomes ready.
-func (c *Client) Finish(ctx context.Context, orgID, repID string) (*onramp.Progress, error) {
-	return c.update(ctx, orgID, repID, UpdateFinish)
+func (c *Client) Finish(ctx context.Context, orgID, repID string, key string) (*onramp.Progress, error) {
+	return c.update(ctx, orgID, repID, UpdateFinish, UpdateID(UpdateFinish, key))
 }
 
-// Retry re-runs a stuck step (support). ECONFLICT when it is not stuck.
-func (c *Client) Retry(ctx context.Context, orgID, repID string, step onramp.StepKey) (*onramp.Progress, error) {
-	return c.update(ctx, orgID, repID, UpdateRetry, StepInput{Step: step})
+// Retry re-runs a stuck step (support). ECONFLICT when nothing is stuck.
+func (c *Client) Retry(ctx context.Context, orgID, repID string, step onramp.StepKey, key string) (*onramp.Progress, error) {
+	return c.update(ctx, orgID, repID, UpdateRetry, UpdateID(UpdateRetry+"/"+string(step), key), StepInput{Step: step})
 }
 
 // ResetStep puts a done step back to pending (admin).
-func (c *Client) ResetStep(ctx context.Context, orgID, repID string, step onramp.StepKey) (*onramp.Progress, error) {
-	return c.update(ctx, orgID, repID, UpdateResetStep, StepInput{Step: step})
+func (c *Client) ResetStep(ctx context.Context, orgID, repID string, step onramp.StepKey, key string) (*onramp.Progress, error) {
+	return c.update(ctx, orgID, repID, UpdateResetStep, UpdateID(UpdateResetStep+"/"+string(step), key), StepInput{Step: step})
 }
 
 // CalendarConnected tells the onboarding a calendar is connected.

@@ -1,8 +1,8 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -16,13 +16,22 @@ import (
 // a reaches the activities by method value; never their dependencies.
 var a *activities.Activities
 
+// versionChange gates what this code does differently from the first
+// release, whose histories must still replay: version 1 re-checks every
+// Update after taking the lock, records a stuck step durably (a regular
+// activity retried until Postgres answers, the admins' alert sent before
+// the write), and re-checks the time zone only of saved calendar settings
+// that are done. DefaultVersion is the first release's behaviour.
+const versionChange = "onramp-v2"
+
 // recordOptions: writing a step is a local activity (one Postgres
-// transaction plus a publish, in the worker, no extra round trip to the
-// server). Retries are capped: when they run out the step becomes stuck and
-// waits for a support retry.
+// transaction, in the worker, no extra round trip to the server). Retries
+// are capped, well inside the API's deadline, so that the rep hears "stuck,
+// support is alerted" rather than a timeout: when they run out the step
+// becomes stuck and waits for a support retry.
 var recordOptions = workflow.LocalActivityOptions{
-	ScheduleToCloseTimeout: 30 * time.Second,
-	StartToCloseTimeout:    5 * time.Second,
+	ScheduleToCloseTimeout: 10 * time.Second,
+	StartToCloseTimeout:    3 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:    200 * time.Millisecond,
 		BackoffCoefficient: 2,
@@ -31,23 +40,55 @@ var recordOptions = workflow.LocalActivityOptions{
 	},
 }
 
-// stuckOptions: recording that a step is stuck, best effort.
-var stuckOptions = workflow.LocalActivityOptions{
+// legacyStuckOptions: how the first release recorded a stuck step, best
+// effort (histories from before versionChange).
+var legacyStuckOptions = workflow.LocalActivityOptions{
 	ScheduleToCloseTimeout: 20 * time.Second,
 	StartToCloseTimeout:    5 * time.Second,
 	RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
 }
 
-// Onboarding takes one rep through the ten steps of the setup guide. Input
-// arrives as Updates (validated before they enter history); progress is a
-// Query; every transition is recorded in Postgres and published on Redis by
-// a local activity. It returns when the rep confirms the finish step.
+// stuckOptions: recording that a step is stuck is a regular activity,
+// retried by the server until it succeeds (it survives worker restarts),
+// so the stuck state reaches support's list however long Postgres is away.
+var stuckOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+		// MaximumAttempts 0: until it succeeds, or fails for good (the rep
+		// is gone: non-retryable).
+	},
+}
+
+// initialOptions: the start-up projection. Without it the admin pages do
+// not know where the rep is, so it retries until Postgres answers; an error
+// retrying cannot fix (the rep does not exist) fails the workflow at once.
+var initialOptions = workflow.LocalActivityOptions{
+	ScheduleToCloseTimeout: 24 * time.Hour,
+	StartToCloseTimeout:    5 * time.Second,
+	RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+}
+
+// Messages of the workflow's own transitions.
+const (
+	msgStuck   = "We could not save this step. Support has been alerted and will retry it."
+	msgSkipped = "Skipped: set up later."
+	msgReset   = "Reset by an admin: please do this step again."
+)
+
+// Onboarding takes one rep through the steps of the setup guide. Input
+// arrives as Updates (validated before they enter history, and again after
+// each handler takes the lock); progress is a Query; every transition is
+// recorded in Postgres by a local activity before the workflow's state
+// changes. It returns when the rep confirms the finish step.
 func Onboarding(ctx workflow.Context, in OnboardingInput) (onramp.Progress, error) {
 	w := newOnboarding(ctx, in)
+	w.v = workflow.GetVersion(ctx, versionChange, workflow.DefaultVersion, 1)
 	if err := w.register(ctx); err != nil {
 		return w.snapshot(), err
 	}
-
 	if err := w.recordInitial(ctx); err != nil {
 		return w.snapshot(), err
 	}
@@ -57,67 +98,73 @@ func Onboarding(ctx workflow.Context, in OnboardingInput) (onramp.Progress, erro
 		for {
 			var cc CalendarConnected
 			signals.Receive(ctx, &cc)
-			w.mu.Lock(ctx)
+			if err := w.mu.Lock(ctx); err != nil {
+				return // cancelled: never run unlocked
+			}
 			w.calendarConnected(ctx, cc)
 			w.mu.Unlock()
 		}
 	})
 
-	if err := workflow.Await(ctx, func() bool { return w.p.Finished && workflow.AllHandlersFinished(ctx) }); err != nil {
-		return w.snapshot(), err
-	}
-	return w.snapshot(), nil
+	err := workflow.Await(ctx, func() bool {
+		return w.p.Finished && workflow.AllHandlersFinished(ctx) && w.pending == 0
+	})
+	return w.snapshot(), err
 }
 
 type onboarding struct {
-	in       OnboardingInput
-	p        onramp.Progress
-	seq      int
-	mu       workflow.Mutex
-	required map[onramp.StepKey]bool
+	in   OnboardingInput
+	root workflow.Context
+	v    workflow.Version
+	p    onramp.Progress
+	seq  int
+	mu   workflow.Mutex
 	// stuck holds, per stuck step, the action whose recording failed; a
 	// retry runs it again.
 	stuck map[onramp.StepKey]action
-	// availability is the saved calendar settings (for the time-zone check).
-	availability *onramp.Availability
+	// saved holds the settings recorded for each step.
+	saved map[onramp.StepKey]onramp.Settings
+	// pending counts stuck records still being written durably.
+	pending int
 }
 
 // action is one change to apply: a step reaching status, with the settings
 // it carries.
 type action struct {
-	step    onramp.StepKey
-	status  onramp.StepStatus
-	message string
-	// payload
-	profile       *onramp.Profile
-	availability  *onramp.Availability
-	notifications *onramp.NotificationPrefs
-	browser       *onramp.BrowserPermissions
-	repStatus     onramp.UserStatus
-	finish        bool
+	step      onramp.StepKey
+	status    onramp.StepStatus
+	message   string
+	settings  onramp.Settings
+	repStatus onramp.UserStatus
+	finish    bool
 }
 
 func newOnboarding(ctx workflow.Context, in OnboardingInput) *onboarding {
 	now := workflow.Now(ctx)
-	req := in.RequiredSteps
+	steps, req := in.Steps, in.RequiredSteps
+	if len(steps) == 0 {
+		steps = legacySteps()
+	}
 	if len(req) == 0 {
-		req = onramp.DefaultRequiredSteps
+		req = legacyRequiredSteps()
+	}
+	required := map[onramp.StepKey]bool{onramp.StepAccount: true, onramp.StepFinish: true}
+	for _, k := range req {
+		required[k] = true
 	}
 	w := &onboarding{
-		in:       in,
-		mu:       workflow.NewMutex(ctx),
-		required: map[onramp.StepKey]bool{onramp.StepAccount: true, onramp.StepFinish: true},
-		stuck:    map[onramp.StepKey]action{},
+		in:    in,
+		root:  ctx,
+		mu:    workflow.NewMutex(ctx),
+		stuck: map[onramp.StepKey]action{},
+		saved: map[onramp.StepKey]onramp.Settings{},
 		p: onramp.Progress{
 			OrgID: in.OrgID, RepID: in.RepID, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 			StartedAt: now, TimeZoneCheck: onramp.TZUnverified,
 		},
 	}
-	for _, k := range req {
-		w.required[k] = true
-	}
-	for _, k := range onramp.Steps {
-		s := onramp.StepState{Key: k, Title: k.Info().Title, Status: onramp.StatusPending, Required: w.required[k], UpdatedAt: now}
+	for _, k := range steps {
+		s := onramp.StepState{Key: k, Title: k.Info().Title, Status: onramp.StatusPending, Required: required[k], UpdatedAt: now}
 		switch {
 		case k == onramp.StepAccount:
 			// Invited (or provisioned): done at the first sign-in.
@@ -131,20 +178,16 @@ func newOnboarding(ctx workflow.Context, in OnboardingInput) *onboarding {
 		}
 		w.p.Steps = append(w.p.Steps, s)
 	}
-	w.p.CurrentStep = w.current()
+	w.p.CurrentStep = current(w.p)
 	return w
 }
 
 // snapshot is a copy of the progress that later changes do not touch.
-func (w *onboarding) snapshot() onramp.Progress {
-	p := w.p
-	p.Steps = append([]onramp.StepState(nil), w.p.Steps...)
-	return p
-}
+func (w *onboarding) snapshot() onramp.Progress { return w.p.Clone() }
 
 // current is the first step that is not complete (finish when all are).
-func (w *onboarding) current() onramp.StepKey {
-	for _, s := range w.p.Steps {
+func current(p onramp.Progress) onramp.StepKey {
+	for _, s := range p.Steps {
 		if s.Key != onramp.StepFinish && !s.Status.Complete() {
 			return s.Key
 		}
@@ -152,26 +195,37 @@ func (w *onboarding) current() onramp.StepKey {
 	return onramp.StepFinish
 }
 
-func (w *onboarding) register(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (onramp.Progress, error) { return w.snapshot(), nil }); err != nil {
-		return err
-	}
-	type upd struct {
-		name     string
-		handler  any
-		validate any
-	}
-	for _, u := range []upd{
-		{UpdateSignedIn, w.signedIn, w.validateOpen},
-		{UpdateProfile, w.submitProfile, w.validateProfile},
-		{UpdateAvailability, w.submitAvailability, w.validateAvailability},
-		{UpdateNotifications, w.submitNotifications, w.validateNotifications},
-		{UpdateBrowser, w.submitBrowser, w.validateBrowser},
+// update is one Update: its handler and validator (same arguments, the
+// handler's first being the workflow context).
+type update struct {
+	name     string
+	handler  any
+	validate any
+}
+
+// updates is the one table of the workflow's Updates: the fixed ones, then
+// one per step that carries settings, all with the same two functions.
+func (w *onboarding) updates() []update {
+	u := []update{
+		{UpdateSignedIn, w.signedIn, w.validateSignedIn},
 		{UpdateSkip, w.skip, w.validateSkip},
 		{UpdateFinish, w.finish, w.validateFinish},
 		{UpdateRetry, w.retry, w.validateRetry},
 		{UpdateResetStep, w.reset, w.validateReset},
-	} {
+	}
+	for _, s := range w.p.Steps {
+		if k := s.Key; onramp.HasSettings(k) {
+			u = append(u, update{SubmitUpdate(k), w.submitHandler(k), w.submitValidator(k)})
+		}
+	}
+	return u
+}
+
+func (w *onboarding) register(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (onramp.Progress, error) { return w.snapshot(), nil }); err != nil {
+		return err
+	}
+	for _, u := range w.updates() {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler, workflow.UpdateHandlerOptions{Validator: u.validate}); err != nil {
 			return err
 		}
@@ -179,8 +233,8 @@ func (w *onboarding) register(ctx workflow.Context) error {
 	return nil
 }
 
-// invalid is a validator's rejection: the API shows Message (and Fields)
-// with the status of Code.
+// invalid is a rejection: the API shows Message (and Fields) with the
+// status of Code.
 func invalid(err error) error {
 	if err == nil {
 		return nil
@@ -192,43 +246,22 @@ func invalid(err error) error {
 	return temporal.NewApplicationErrorWithOptions(err.Error(), onramp.EINVALID, temporal.ApplicationErrorOptions{NonRetryable: true})
 }
 
+// lock takes the mutex; a handler whose context is cancelled while it
+// waits gets the error and must not go on unlocked.
+func (w *onboarding) lock(ctx workflow.Context) error { return w.mu.Lock(ctx) }
+
+// legacy reports whether this run is from before versionChange: its
+// handlers checked less after taking the lock, and replay as they ran.
+func (w *onboarding) legacy() bool { return w.v == workflow.DefaultVersion }
+
+// Conditions, checked by the validators (before the Update enters history)
+// and again by the handlers (after they take the lock).
+
 func (w *onboarding) checkOpen() error {
 	if w.p.Finished {
 		return onramp.Errorf(onramp.ECONFLICT, "Onboarding is already finished.")
 	}
 	return nil
-}
-
-func (w *onboarding) validateOpen() error { return invalid(w.checkOpen()) }
-
-func (w *onboarding) validateProfile(p onramp.Profile) error {
-	if err := w.checkOpen(); err != nil {
-		return invalid(err)
-	}
-	return invalid(p.Validate())
-}
-
-func (w *onboarding) validateAvailability(av onramp.Availability) error {
-	if err := w.checkOpen(); err != nil {
-		return invalid(err)
-	}
-	return invalid(av.Validate())
-}
-
-func (w *onboarding) validateNotifications(n onramp.NotificationPrefs) error {
-	if err := w.checkOpen(); err != nil {
-		return invalid(err)
-	}
-	// Stream keys are checked against the org's streams by the API; here
-	// the rules that hold for every org.
-	return invalid(n.Validate(nil, false))
-}
-
-func (w *onboarding) validateBrowser(b onramp.BrowserPermissions) error {
-	if err := w.checkOpen(); err != nil {
-		return invalid(err)
-	}
-	return invalid(b.Validate())
 }
 
 func (w *onboarding) stepOf(k onramp.StepKey) (*onramp.StepState, error) {
@@ -238,19 +271,26 @@ func (w *onboarding) stepOf(k onramp.StepKey) (*onramp.StepState, error) {
 	return nil, onramp.Errorf(onramp.ENOTFOUND, "Unknown step %q.", k)
 }
 
-func (w *onboarding) validateSkip(in StepInput) error {
+func (w *onboarding) checkSubmit(k onramp.StepKey) error {
 	if err := w.checkOpen(); err != nil {
-		return invalid(err)
+		return err
 	}
-	s, err := w.stepOf(in.Step)
-	if err != nil {
-		return invalid(err)
+	_, err := w.stepOf(k)
+	return err
+}
+
+func (w *onboarding) checkSkip(k onramp.StepKey) error {
+	if err := w.checkOpen(); err != nil {
+		return err
 	}
+	s, err := w.stepOf(k)
 	switch {
+	case err != nil:
+		return err
 	case s.Required:
-		return invalid(onramp.Errorf(onramp.EINVALID, "%q is required and cannot be skipped.", s.Title))
+		return onramp.Errorf(onramp.EINVALID, "%q is required and cannot be skipped.", s.Title)
 	case s.Status.Complete():
-		return invalid(onramp.Errorf(onramp.ECONFLICT, "%q is already %s.", s.Title, s.Status))
+		return onramp.Errorf(onramp.ECONFLICT, "%q is already %s.", s.Title, s.Status)
 	}
 	return nil
 }
@@ -266,177 +306,210 @@ func (w *onboarding) missing() []string {
 	return m
 }
 
+func (w *onboarding) checkMissing() error {
+	if m := w.missing(); len(m) > 0 {
+		return onramp.Errorf(onramp.EINVALID, "Complete these steps first: %s.", strings.Join(m, ", "))
+	}
+	return nil
+}
+
+func (w *onboarding) checkRetry(k onramp.StepKey) error {
+	if err := w.checkOpen(); err != nil {
+		return err
+	}
+	s, err := w.stepOf(k)
+	if err != nil {
+		return err
+	}
+	if _, ok := w.stuck[k]; !ok || s.Status != onramp.StatusStuck {
+		return onramp.Errorf(onramp.ECONFLICT, "Nothing to retry: %q is %s, not stuck.", s.Title, s.Status)
+	}
+	return nil
+}
+
+func (w *onboarding) checkReset(k onramp.StepKey) error {
+	if err := w.checkOpen(); err != nil {
+		return err
+	}
+	s, err := w.stepOf(k)
+	switch {
+	case err != nil:
+		return err
+	case s.Key == onramp.StepAccount || s.Key == onramp.StepFinish:
+		return onramp.Errorf(onramp.EINVALID, "%q cannot be reset.", s.Title)
+	case s.Status != onramp.StatusDone && s.Status != onramp.StatusSkipped:
+		return onramp.Errorf(onramp.ECONFLICT, "Only a done or skipped step can be reset; %q is %s.", s.Title, s.Status)
+	}
+	return nil
+}
+
+// Validators.
+
+func (w *onboarding) validateSignedIn() error          { return invalid(w.checkOpen()) }
+func (w *onboarding) validateSkip(in StepInput) error  { return invalid(w.checkSkip(in.Step)) }
+func (w *onboarding) validateRetry(in StepInput) error { return invalid(w.checkRetry(in.Step)) }
+func (w *onboarding) validateReset(in StepInput) error { return invalid(w.checkReset(in.Step)) }
 func (w *onboarding) validateFinish() error {
 	if err := w.checkOpen(); err != nil {
 		return invalid(err)
 	}
-	if m := w.missing(); len(m) > 0 {
-		return invalid(onramp.Errorf(onramp.EINVALID, "Complete these steps first: %s.", strings.Join(m, ", ")))
-	}
-	return nil
+	return invalid(w.checkMissing())
 }
 
-func (w *onboarding) validateRetry(in StepInput) error {
-	if err := w.checkOpen(); err != nil {
-		return invalid(err)
-	}
-	s, err := w.stepOf(in.Step)
+// decodeSettings decodes and validates step k's settings from an Update's
+// argument.
+func decodeSettings(k onramp.StepKey, raw json.RawMessage) (onramp.Settings, error) {
+	// encoding/json is deterministic (workflowcheck flags its use of reflect).
+	s, err := onramp.DecodeSettings(k, raw) //workflowcheck:ignore
 	if err != nil {
-		return invalid(err)
+		return nil, err
 	}
-	if s.Status != onramp.StatusStuck {
-		return invalid(onramp.Errorf(onramp.ECONFLICT, "Nothing to retry: %q is %s, not stuck.", s.Title, s.Status))
-	}
-	return nil
+	return s, s.Validate()
 }
 
-func (w *onboarding) validateReset(in StepInput) error {
-	if err := w.checkOpen(); err != nil {
-		return invalid(err)
+// submitValidator rejects step k's settings that fail their rules, and
+// any submit once the onboarding is finished. The argument is the JSON of
+// the step's settings type, decoded by the step's key.
+func (w *onboarding) submitValidator(k onramp.StepKey) func(json.RawMessage) error {
+	return func(raw json.RawMessage) error {
+		if _, err := decodeSettings(k, raw); err != nil {
+			return invalid(err)
+		}
+		return invalid(w.checkSubmit(k))
 	}
-	s, err := w.stepOf(in.Step)
-	if err != nil {
-		return invalid(err)
-	}
-	switch {
-	case s.Key == onramp.StepAccount || s.Key == onramp.StepFinish:
-		return invalid(onramp.Errorf(onramp.EINVALID, "%q cannot be reset.", s.Title))
-	case s.Status != onramp.StatusDone && s.Status != onramp.StatusSkipped:
-		return invalid(onramp.Errorf(onramp.ECONFLICT, "Only a done or skipped step can be reset; %q is %s.", s.Title, s.Status))
-	}
-	return nil
 }
 
-// Handlers. Each holds the mutex so that updates apply one at a time.
+// submitHandler saves step k's settings: the step gets the status and
+// message the settings' Outcome gives.
+func (w *onboarding) submitHandler(k onramp.StepKey) func(workflow.Context, json.RawMessage) (onramp.Progress, error) {
+	return func(ctx workflow.Context, raw json.RawMessage) (onramp.Progress, error) {
+		if err := w.lock(ctx); err != nil {
+			return w.snapshot(), err
+		}
+		defer w.mu.Unlock()
+		s, err := decodeSettings(k, raw)
+		if err == nil {
+			err = w.checkSubmit(k)
+		}
+		if err != nil && (s == nil || !w.legacy()) {
+			return w.snapshot(), invalid(err)
+		}
+		out := s.Outcome(w.facts())
+		w.apply(ctx, action{step: k, status: out.Status, message: out.Message, settings: s})
+		return w.snapshot(), nil
+	}
+}
+
+// facts are what settings' outcomes may depend on.
+func (w *onboarding) facts() onramp.StepFacts {
+	return onramp.StepFacts{CalendarTimeZone: w.p.CalendarTimeZone}
+}
+
+// Handlers. Each holds the mutex so that updates apply one at a time, and
+// checks its conditions again once it holds it.
 
 func (w *onboarding) signedIn(ctx workflow.Context) (onramp.Progress, error) {
-	w.mu.Lock(ctx)
+	if err := w.lock(ctx); err != nil {
+		return w.snapshot(), err
+	}
 	defer w.mu.Unlock()
+	if err := w.checkOpen(); err != nil && !w.legacy() {
+		return w.snapshot(), invalid(err)
+	}
 	if s := w.p.Step(onramp.StepAccount); s.Status != onramp.StatusDone {
 		w.apply(ctx, action{step: onramp.StepAccount, status: onramp.StatusDone, repStatus: onramp.UserOnboarding})
 	}
 	return w.snapshot(), nil
 }
 
-func (w *onboarding) submitProfile(ctx workflow.Context, p onramp.Profile) (onramp.Progress, error) {
-	w.mu.Lock(ctx)
-	defer w.mu.Unlock()
-	p.UpdatedAt = workflow.Now(ctx)
-	w.apply(ctx, action{step: onramp.StepProfile, status: onramp.StatusDone, profile: &p})
-	return w.snapshot(), nil
-}
-
-func (w *onboarding) submitAvailability(ctx workflow.Context, av onramp.Availability) (onramp.Progress, error) {
-	w.mu.Lock(ctx)
-	defer w.mu.Unlock()
-	av.UpdatedAt = workflow.Now(ctx)
-	check, msg := w.timeZoneCheck(av.TimeZone)
-	act := action{step: onramp.StepAvailability, status: onramp.StatusDone, message: msg, availability: &av}
-	if w.apply(ctx, act) {
-		w.availability = &av
-		w.p.TimeZoneCheck = check
-	}
-	return w.snapshot(), nil
-}
-
-// timeZoneCheck compares the rep's zone with the connected calendar's.
-func (w *onboarding) timeZoneCheck(tz string) (check, message string) {
-	switch {
-	case w.p.CalendarTimeZone == "":
-		return onramp.TZUnverified, "Time zone not verified yet: it will be checked against your calendar's once it is connected."
-	case w.p.CalendarTimeZone == tz:
-		return onramp.TZMatch, ""
-	default:
-		return onramp.TZMismatch, fmt.Sprintf("Your time zone %s differs from your calendar's (%s): meeting times may be off. Make them match.", tz, w.p.CalendarTimeZone)
-	}
-}
-
-func (w *onboarding) calendarConnected(ctx workflow.Context, cc CalendarConnected) {
-	if w.p.Finished {
-		return
-	}
-	w.p.CalendarTimeZone = cc.TimeZone
-	if s := w.p.Step(onramp.StepCalendar); s.Status != onramp.StatusDone {
-		w.apply(ctx, action{step: onramp.StepCalendar, status: onramp.StatusDone, message: "Connected to " + cc.Provider + "."})
-	}
-	if w.availability != nil {
-		check, msg := w.timeZoneCheck(w.availability.TimeZone)
-		s := w.p.Step(onramp.StepAvailability)
-		if w.apply(ctx, action{step: onramp.StepAvailability, status: s.Status, message: msg}) {
-			w.p.TimeZoneCheck = check
-		}
-	}
-}
-
-func (w *onboarding) submitNotifications(ctx workflow.Context, n onramp.NotificationPrefs) (onramp.Progress, error) {
-	w.mu.Lock(ctx)
-	defer w.mu.Unlock()
-	n.UpdatedAt = workflow.Now(ctx)
-	w.apply(ctx, action{step: onramp.StepNotifications, status: onramp.StatusDone, notifications: &n})
-	return w.snapshot(), nil
-}
-
-func (w *onboarding) submitBrowser(ctx workflow.Context, b onramp.BrowserPermissions) (onramp.Progress, error) {
-	w.mu.Lock(ctx)
-	defer w.mu.Unlock()
-	b.UpdatedAt = workflow.Now(ctx)
-	act := action{step: onramp.StepBrowser, status: onramp.StatusDone, browser: &b, message: b.ReenableHelp()}
-	if b.Notifications != onramp.PermissionGranted {
-		act.status = onramp.StatusNeedsAction
-	}
-	w.apply(ctx, act)
-	return w.snapshot(), nil
-}
-
 func (w *onboarding) skip(ctx workflow.Context, in StepInput) (onramp.Progress, error) {
-	w.mu.Lock(ctx)
+	if err := w.lock(ctx); err != nil {
+		return w.snapshot(), err
+	}
 	defer w.mu.Unlock()
-	delete(w.stuck, in.Step)
-	w.apply(ctx, action{step: in.Step, status: onramp.StatusSkipped, message: "Skipped: set up later."})
+	if err := w.checkSkip(in.Step); err != nil && !w.legacy() {
+		return w.snapshot(), invalid(err)
+	}
+	w.apply(ctx, action{step: in.Step, status: onramp.StatusSkipped, message: msgSkipped})
 	return w.snapshot(), nil
 }
 
 func (w *onboarding) finish(ctx workflow.Context) (onramp.Progress, error) {
-	w.mu.Lock(ctx)
+	if err := w.lock(ctx); err != nil {
+		return w.snapshot(), err
+	}
 	defer w.mu.Unlock()
-	if m := w.missing(); len(m) > 0 { // a step may have changed while waiting for the lock
-		return w.snapshot(), invalid(onramp.Errorf(onramp.EINVALID, "Complete these steps first: %s.", strings.Join(m, ", ")))
+	if err := w.checkOpen(); err != nil && !w.legacy() {
+		return w.snapshot(), invalid(err)
+	}
+	if err := w.checkMissing(); err != nil { // checked by every version
+		return w.snapshot(), invalid(err)
 	}
 	w.apply(ctx, action{step: onramp.StepFinish, status: onramp.StatusDone, repStatus: onramp.UserReady, finish: true})
 	return w.snapshot(), nil
 }
 
 func (w *onboarding) retry(ctx workflow.Context, in StepInput) (onramp.Progress, error) {
-	w.mu.Lock(ctx)
+	if err := w.lock(ctx); err != nil {
+		return w.snapshot(), err
+	}
 	defer w.mu.Unlock()
-	act, ok := w.stuck[in.Step]
-	if !ok || w.p.Step(in.Step).Status != onramp.StatusStuck {
-		return w.snapshot(), nil // retried already while waiting for the lock
+	if err := w.checkRetry(in.Step); err != nil {
+		// Retried already while this one waited for the lock.
+		if w.legacy() {
+			return w.snapshot(), nil
+		}
+		return w.snapshot(), invalid(err)
 	}
-	if w.apply(ctx, act) && act.availability != nil {
-		w.availability = act.availability
-		w.p.TimeZoneCheck, _ = w.timeZoneCheck(act.availability.TimeZone)
+	act := w.stuck[in.Step]
+	if act.settings != nil {
+		// What the settings make of the step now (the calendar's zone may
+		// have changed since they were submitted).
+		out := act.settings.Outcome(w.facts())
+		act.status, act.message = out.Status, out.Message
 	}
+	w.apply(ctx, act)
 	return w.snapshot(), nil
 }
 
 func (w *onboarding) reset(ctx workflow.Context, in StepInput) (onramp.Progress, error) {
-	w.mu.Lock(ctx)
-	defer w.mu.Unlock()
-	s := w.p.Step(in.Step)
-	if s.Status != onramp.StatusDone && s.Status != onramp.StatusSkipped {
-		return w.snapshot(), nil
+	if err := w.lock(ctx); err != nil {
+		return w.snapshot(), err
 	}
-	w.apply(ctx, action{step: in.Step, status: onramp.StatusPending, message: "Reset by an admin: please do this step again."})
+	defer w.mu.Unlock()
+	if w.legacy() {
+		if s := w.p.Step(in.Step); s.Status != onramp.StatusDone && s.Status != onramp.StatusSkipped {
+			return w.snapshot(), nil
+		}
+	} else if err := w.checkReset(in.Step); err != nil {
+		return w.snapshot(), invalid(err)
+	}
+	w.apply(ctx, action{step: in.Step, status: onramp.StatusPending, message: msgReset})
 	return w.snapshot(), nil
 }
 
-// initialOptions: the start-up projection. Without it the admin pages do
-// not know the rep, so it retries until Postgres answers.
-var initialOptions = workflow.LocalActivityOptions{
-	ScheduleToCloseTimeout: 24 * time.Hour,
-	StartToCloseTimeout:    5 * time.Second,
-	RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+// calendarConnected completes the calendar step and re-runs the time-zone
+// check of saved calendar settings. The caller holds the mutex.
+func (w *onboarding) calendarConnected(ctx workflow.Context, cc CalendarConnected) {
+	if w.p.Finished {
+		return
+	}
+	w.p.CalendarTimeZone = cc.TimeZone
+	if s := w.p.Step(onramp.StepCalendar); s != nil && s.Status != onramp.StatusDone {
+		w.apply(ctx, action{step: onramp.StepCalendar, status: onramp.StatusDone, message: "Connected to " + cc.Provider + "."})
+	}
+	av, ok := w.saved[onramp.StepAvailability]
+	s := w.p.Step(onramp.StepAvailability)
+	if !ok || s == nil {
+		return
+	}
+	if w.v != workflow.DefaultVersion && s.Status != onramp.StatusDone {
+		// Only the message of done settings changes. A stuck step keeps
+		// its stored action, which its retry runs with the new zone.
+		return
+	}
+	out := av.Outcome(w.facts())
+	w.apply(ctx, action{step: onramp.StepAvailability, status: s.Status, message: out.Message})
 }
 
 // recordInitial projects every step as it starts.
@@ -457,13 +530,19 @@ func (w *onboarding) recordInitial(ctx workflow.Context) error {
 	return nil
 }
 
-// transitionTo changes step k in memory and returns the transition to record.
-func (w *onboarding) transitionTo(ctx workflow.Context, k onramp.StepKey, to onramp.StepStatus, message, lastErr string) onramp.StepTransition {
+// next returns the progress after act, and the transition that records
+// it, without changing w.
+func (w *onboarding) next(ctx workflow.Context, act action, lastErr string) (onramp.Progress, onramp.StepTransition) {
 	now := workflow.Now(ctx)
-	s := w.p.Step(k)
+	p := w.p.Clone()
+	if act.finish {
+		p.Finished, p.FinishedAt = true, &now
+	}
+	s := p.Step(act.step)
+	s.Attempts++ // each change is one attempt, whatever comes of it
 	from := s.Status
-	s.Status, s.Message, s.LastError, s.UpdatedAt = to, message, lastErr, now
-	switch to {
+	s.Status, s.Message, s.LastError, s.UpdatedAt = act.status, act.message, lastErr, now
+	switch act.status {
 	case onramp.StatusPending:
 		s.StartedAt, s.CompletedAt = nil, nil
 	case onramp.StatusDone, onramp.StatusSkipped:
@@ -477,57 +556,82 @@ func (w *onboarding) transitionTo(ctx workflow.Context, k onramp.StepKey, to onr
 		}
 		s.CompletedAt = nil
 	}
-	w.p.CurrentStep = w.current()
-	w.seq++
-	return onramp.StepTransition{
-		OrgID: w.in.OrgID, RepID: w.in.RepID, Seq: w.seq, Step: *s, From: from, At: now,
-		Current: w.p.CurrentStep, Finished: w.p.Finished,
+	p.CurrentStep = current(p)
+	p.TimeZoneCheck = w.timeZoneCheck(act.settings)
+	t := onramp.StepTransition{
+		OrgID: w.in.OrgID, RepID: w.in.RepID, Seq: w.seq + 1, Step: *s, From: from, At: now,
+		Current: p.CurrentStep, Finished: p.Finished, CalendarTimeZone: p.CalendarTimeZone,
 	}
+	return p, t
 }
 
-// apply makes act's change, records it (settings, projection, event log,
-// events), and reports whether it was recorded. When recording fails after
-// its retries, the step becomes stuck, the org's admins are alerted, and the
-// action waits in w.stuck for a support retry.
+// timeZoneCheck is the onboarding's time-zone check once pending (settings
+// about to be saved, or nil) are saved: unverified until calendar
+// settings are saved and a calendar is connected.
+func (w *onboarding) timeZoneCheck(pending onramp.Settings) string {
+	av, _ := w.saved[onramp.StepAvailability].(*onramp.Availability)
+	if p, ok := pending.(*onramp.Availability); ok {
+		av = p
+	}
+	if av == nil {
+		return onramp.TZUnverified
+	}
+	check, _ := onramp.CheckTimeZone(av.TimeZone, w.p.CalendarTimeZone)
+	return check
+}
+
+// apply records act (settings, projection, event log, events) and only
+// then makes it the workflow's state, so that queries and validators never
+// see a change that may not be saved. It reports whether it was recorded.
+// When recording fails after its retries, the step is stuck (stuckOn).
 func (w *onboarding) apply(ctx workflow.Context, act action) bool {
-	before := *w.p.Step(act.step)
-	beforeProgress := w.p
+	p, t := w.next(ctx, act, "")
 	rec := onramp.StepRecord{
 		OrgID: w.in.OrgID, RepID: w.in.RepID, WorkflowID: w.p.WorkflowID,
-		Profile: act.profile, Availability: act.availability, Notifications: act.notifications,
-		Browser: act.browser, RepStatus: act.repStatus,
+		Transitions: []onramp.StepTransition{t}, Settings: act.settings, RepStatus: act.repStatus,
 	}
-	w.p.Step(act.step).Attempts++
-	if act.finish {
-		w.p.Finished = true
-		now := workflow.Now(ctx)
-		w.p.FinishedAt = &now
-	}
-	rec.Transitions = []onramp.StepTransition{w.transitionTo(ctx, act.step, act.status, act.message, "")}
 	lctx := workflow.WithLocalActivityOptions(ctx, recordOptions)
 	err := workflow.ExecuteLocalActivity(lctx, a.RecordStep, activities.RecordStepInput{Record: rec}).Get(ctx, nil)
-	if err == nil {
-		delete(w.stuck, act.step)
-		w.upsertSearchAttributes(ctx)
-		return true
+	if err != nil {
+		w.stuckOn(ctx, act, err)
+		return false
 	}
-	workflow.GetLogger(ctx).Error("recording onboarding step failed; step is stuck", "step", act.step, "error", err)
-
-	// Back to how it was, then stuck.
-	attempts := w.p.Step(act.step).Attempts
-	w.p.Finished, w.p.FinishedAt = beforeProgress.Finished, beforeProgress.FinishedAt
-	*w.p.Step(act.step) = before
-	w.p.Step(act.step).Attempts = attempts
-	w.stuck[act.step] = act
-	t := w.transitionTo(ctx, act.step, onramp.StatusStuck, "We could not save this step. Support has been alerted and will retry it.", rootMessage(err))
-	sctx := workflow.WithLocalActivityOptions(ctx, stuckOptions)
-	if err := workflow.ExecuteLocalActivity(sctx, a.RecordStep, activities.RecordStepInput{Record: onramp.StepRecord{
-		OrgID: w.in.OrgID, RepID: w.in.RepID, WorkflowID: w.p.WorkflowID, Transitions: []onramp.StepTransition{t},
-	}}).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Error("recording stuck step failed", "step", act.step, "error", err)
+	w.p, w.seq = p, t.Seq
+	delete(w.stuck, act.step)
+	if act.settings != nil {
+		w.saved[act.step] = act.settings
 	}
 	w.upsertSearchAttributes(ctx)
-	return false
+	return true
+}
+
+// stuckOn makes act's step stuck after its recording failed: the step
+// waits for a support retry of act, the transition is recorded, and the
+// org's admins are alerted. The stuck state is the workflow's own truth
+// (the failed local activity is in its history), so it applies at once;
+// recording it keeps trying in the background until Postgres answers.
+func (w *onboarding) stuckOn(ctx workflow.Context, act action, cause error) {
+	workflow.GetLogger(ctx).Error("recording onboarding step failed; step is stuck", "step", act.step, "error", cause)
+	w.stuck[act.step] = act
+	p, t := w.next(ctx, action{step: act.step, status: onramp.StatusStuck, message: msgStuck}, rootMessage(cause))
+	w.p, w.seq = p, t.Seq
+	rec := onramp.StepRecord{OrgID: w.in.OrgID, RepID: w.in.RepID, WorkflowID: w.p.WorkflowID, Transitions: []onramp.StepTransition{t}}
+	if w.v == workflow.DefaultVersion {
+		sctx := workflow.WithLocalActivityOptions(ctx, legacyStuckOptions)
+		if err := workflow.ExecuteLocalActivity(sctx, a.RecordStep, activities.RecordStepInput{Record: rec}).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Error("recording stuck step failed", "step", act.step, "error", err)
+		}
+	} else {
+		w.pending++
+		workflow.Go(w.root, func(ctx workflow.Context) {
+			defer func() { w.pending-- }()
+			actx := workflow.WithActivityOptions(ctx, stuckOptions)
+			if err := workflow.ExecuteActivity(actx, a.RecordStuck, activities.RecordStuckInput{Record: rec}).Get(ctx, nil); err != nil {
+				workflow.GetLogger(ctx).Error("recording stuck step failed for good", "step", rec.Transitions[0].Step.Key, "error", err)
+			}
+		})
+	}
+	w.upsertSearchAttributes(ctx)
 }
 
 // rootMessage is the innermost error message (the provider's or database's).

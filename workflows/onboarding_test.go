@@ -21,24 +21,73 @@ import (
 	"github.com/onramp/onramp/workflows"
 )
 
-// recorder stands in for the RecordStep activity's side: it keeps every
-// record the workflow asked to write and can fail chosen ones.
+// recorder stands in for the store behind the RecordStep and RecordStuck
+// activities: it keeps every record the workflow asked to write and can
+// fail chosen ones.
 type recorder struct {
 	mu      sync.Mutex
 	records []onramp.StepRecord
 	fail    func(onramp.StepRecord) error
+	// stuckCalls counts RecordStuck attempts; failStuck fails the first n.
+	stuckCalls, failStuck int
 }
 
-func (r *recorder) record(_ context.Context, in activities.RecordStepInput) (activities.RecordStepResult, error) {
+func (r *recorder) write(rec onramp.StepRecord) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail != nil {
-		if err := r.fail(in.Record); err != nil {
-			return activities.RecordStepResult{}, err
+		if err := r.fail(rec); err != nil {
+			return err
 		}
 	}
-	r.records = append(r.records, in.Record)
-	return activities.RecordStepResult{}, nil
+	r.records = append(r.records, rec)
+	return nil
+}
+
+func (r *recorder) record(_ context.Context, in activities.RecordStepInput) (activities.RecordStepResult, error) {
+	return activities.RecordStepResult{}, r.write(in.Record)
+}
+
+func (r *recorder) recordStuck(_ context.Context, in activities.RecordStuckInput) (activities.RecordStepResult, error) {
+	r.mu.Lock()
+	r.stuckCalls++
+	failing := r.stuckCalls <= r.failStuck
+	r.mu.Unlock()
+	if failing {
+		return activities.RecordStepResult{}, errors.New("dial tcp 127.0.0.1:5432: connection refused")
+	}
+	return activities.RecordStepResult{}, r.write(in.Record)
+}
+
+// failSettings makes every record carrying step k's settings fail (as a
+// database that went away does) until the returned func is called.
+func (r *recorder) failSettings(k onramp.StepKey) (restore func()) {
+	var mu sync.Mutex
+	down := true
+	r.fail = func(rec onramp.StepRecord) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if down && rec.Settings != nil && rec.Settings.Step() == k {
+			return errors.New("connection refused")
+		}
+		return nil
+	}
+	return func() { mu.Lock(); down = false; mu.Unlock() }
+}
+
+// transitions returns every recorded transition of step k.
+func (r *recorder) transitions(k onramp.StepKey) []onramp.StepTransition {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []onramp.StepTransition
+	for _, rec := range r.records {
+		for _, t := range rec.Transitions {
+			if t.Step.Key == k {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
 }
 
 type harness struct {
@@ -57,6 +106,7 @@ func newHarness(t *testing.T) *harness {
 	worker.Register(env, acts)
 	rec := &recorder{}
 	env.OnActivity(acts.RecordStep, mock.Anything, mock.Anything).Return(rec.record)
+	env.OnActivity(acts.RecordStuck, mock.Anything, mock.Anything).Return(rec.recordStuck)
 	env.SetTestTimeout(30 * time.Second)
 	return &harness{t: t, env: env, rec: rec}
 }
@@ -94,10 +144,27 @@ func (h *harness) signal(name string, arg any) {
 	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(name, arg) }, h.at)
 }
 
+// updateNow sends an update at the same (virtual) time as the previous one:
+// their validators run before either handler takes the lock.
+func (h *harness) updateNow(name string, args ...any) *result {
+	h.at -= time.Minute
+	return h.update(name, args...)
+}
+
+// input is the input Client.Start gives a rep of an org with the default
+// settings.
+func input() workflows.OnboardingInput {
+	in, err := workflows.Input(&onramp.Org{ID: "org1"}, "rep1")
+	if err != nil {
+		panic(err)
+	}
+	return in
+}
+
 func (h *harness) run(in workflows.OnboardingInput) {
 	h.t.Helper()
 	if in.OrgID == "" {
-		in = workflows.OnboardingInput{OrgID: "org1", RepID: "rep1"}
+		in = input()
 	}
 	h.env.ExecuteWorkflow(workflows.OnboardingWorkflowName, in)
 }
@@ -145,7 +212,7 @@ func validProfile() onramp.Profile {
 }
 
 func validNotifications() onramp.NotificationPrefs {
-	return onramp.DefaultNotificationPrefs(onramp.BuiltinStreams)
+	return onramp.DefaultNotificationPrefs(onramp.BuiltinStreams())
 }
 
 func granted() onramp.BrowserPermissions {
@@ -213,7 +280,9 @@ func TestOnboardingHappyPath(t *testing.T) {
 			}
 			seq = tr.Seq
 		}
-		sawProfile = sawProfile || (r.Profile != nil && r.Profile.FirstName == "Ada")
+		if p, ok := r.Settings.(*onramp.Profile); ok && p.FirstName == "Ada" {
+			sawProfile = true
+		}
 		sawReady = sawReady || r.RepStatus == onramp.UserReady
 	}
 	if !sawProfile || !sawReady {
@@ -334,19 +403,10 @@ func TestOnboardingBrowserDenied(t *testing.T) {
 
 func TestOnboardingStuckRetryDone(t *testing.T) {
 	h := newHarness(t)
-	var mu sync.Mutex
-	down := true
-	h.rec.fail = func(r onramp.StepRecord) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if down && r.Profile != nil {
-			return errors.New("connection refused")
-		}
-		return nil
-	}
+	restore := h.rec.failSettings(onramp.StepProfile)
 	sub := h.update(workflows.UpdateProfile, validProfile())
 	h.at += 5 * time.Minute
-	h.env.RegisterDelayedCallback(func() { mu.Lock(); down = false; mu.Unlock() }, h.at)
+	h.env.RegisterDelayedCallback(restore, h.at)
 	retry := h.update(workflows.UpdateRetry, workflows.StepInput{Step: onramp.StepProfile})
 	again := h.update(workflows.UpdateRetry, workflows.StepInput{Step: onramp.StepProfile})
 	h.run(workflows.OnboardingInput{})
@@ -367,7 +427,8 @@ func TestOnboardingStuckRetryDone(t *testing.T) {
 		for _, tr := range r.Transitions {
 			stuck = stuck || (tr.Step.Key == onramp.StepProfile && tr.Step.Status == onramp.StatusStuck)
 		}
-		saved = saved || r.Profile != nil
+		_, ok := r.Settings.(*onramp.Profile)
+		saved = saved || ok
 	}
 	if !stuck || !saved {
 		t.Errorf("stuck recorded %v, profile saved %v", stuck, saved)
@@ -422,7 +483,9 @@ func TestOnboardingSalesforceOrgWide(t *testing.T) {
 	h := newHarness(t)
 	var p onramp.Progress
 	h.env.RegisterDelayedCallback(func() { p = h.progress() }, time.Minute)
-	h.run(workflows.OnboardingInput{OrgID: "o", RepID: "r", SalesforceOrgWide: true})
+	in := input()
+	in.SalesforceOrgWide = true
+	h.run(in)
 	if s := p.Step(onramp.StepCRM); s.Status != onramp.StatusSkipped || s.Required {
 		t.Fatalf("crm %s required=%v", s.Status, s.Required)
 	}
@@ -430,7 +493,234 @@ func TestOnboardingSalesforceOrgWide(t *testing.T) {
 
 func TestOnboardingRequiredByOrg(t *testing.T) {
 	h := newHarness(t)
-	skip := h.update(workflows.UpdateSkip, workflows.StepInput{Step: onramp.StepCalendar})
-	h.run(workflows.OnboardingInput{OrgID: "o", RepID: "r", RequiredSteps: append([]onramp.StepKey{onramp.StepCalendar}, onramp.DefaultRequiredSteps...)})
-	mustRejected(t, "skip calendar", skip, onramp.EINVALID, "cannot be skipped")
+	skip := h.update(workflows.UpdateSkip, workflows.StepInput{Step: onramp.StepBrowser})
+	in := input()
+	in.RequiredSteps = []onramp.StepKey{onramp.StepAccount, onramp.StepBrowser, onramp.StepFinish}
+	h.run(in)
+	mustRejected(t, "skip browser", skip, onramp.EINVALID, "cannot be skipped")
+}
+
+// allRequiredDone queues the updates that complete every required step
+// but finish, one virtual minute apart.
+func (h *harness) allRequiredDone() {
+	h.update(workflows.UpdateSignedIn)
+	h.update(workflows.UpdateProfile, validProfile())
+	h.update(workflows.UpdateAvailability, onramp.DefaultAvailability("Europe/Paris"))
+	h.update(workflows.UpdateNotifications, validNotifications())
+	h.update(workflows.UpdateBrowser, granted())
+}
+
+// Handlers check their conditions again once they hold the lock: updates
+// validated together, while another held it, apply once.
+func TestOnboardingRecheckAfterLock(t *testing.T) {
+	t.Run("TwoSkipsApplyOnce", func(t *testing.T) {
+		h := newHarness(t)
+		first := h.update(workflows.UpdateSkip, workflows.StepInput{Step: onramp.StepCalendar})
+		second := h.updateNow(workflows.UpdateSkip, workflows.StepInput{Step: onramp.StepCalendar})
+		h.run(workflows.OnboardingInput{})
+		mustAccepted(t, "first skip", first)
+		if second.err == nil || !strings.Contains(second.err.Error(), "already skipped") {
+			t.Fatalf("second skip: rejected=%v err=%v, want it to fail once the first applied", second.rejected, second.err)
+		}
+		if n := len(h.rec.transitions(onramp.StepCalendar)); n != 2 { // initial + one skip
+			t.Errorf("%d calendar transitions recorded, want the initial one and one skip", n)
+		}
+	})
+	t.Run("TwoFinishesApplyOnce", func(t *testing.T) {
+		h := newHarness(t)
+		h.allRequiredDone()
+		first := h.update(workflows.UpdateFinish)
+		second := h.updateNow(workflows.UpdateFinish)
+		h.run(workflows.OnboardingInput{})
+		mustAccepted(t, "first finish", first)
+		if second.err == nil || !strings.Contains(second.err.Error(), "already finished") {
+			t.Fatalf("second finish: rejected=%v err=%v", second.rejected, second.err)
+		}
+		var finishes int
+		for _, tr := range h.rec.transitions(onramp.StepFinish) {
+			if tr.Step.Status == onramp.StatusDone {
+				finishes++
+			}
+		}
+		if finishes != 1 {
+			t.Errorf("finish recorded %d times", finishes)
+		}
+	})
+	t.Run("SubmitAfterFinishRejected", func(t *testing.T) {
+		h := newHarness(t)
+		h.allRequiredDone()
+		fin := h.update(workflows.UpdateFinish)
+		late := h.updateNow(workflows.UpdateNotifications, validNotifications())
+		h.run(workflows.OnboardingInput{})
+		mustAccepted(t, "finish", fin)
+		if late.err == nil || !strings.Contains(late.err.Error(), "already finished") {
+			t.Fatalf("notifications after finish: rejected=%v err=%v", late.rejected, late.err)
+		}
+		if n := len(h.rec.transitions(onramp.StepNotifications)); n != 2 {
+			t.Errorf("%d notifications transitions, want the initial one and the first submit", n)
+		}
+	})
+	t.Run("SkipOfStepDoneMeanwhile", func(t *testing.T) {
+		// An org that lets reps skip the profile: a skip validated while
+		// the profile was being saved must not overwrite it.
+		h := newHarness(t)
+		prof := h.update(workflows.UpdateProfile, validProfile())
+		skip := h.updateNow(workflows.UpdateSkip, workflows.StepInput{Step: onramp.StepProfile})
+		in := input()
+		in.RequiredSteps = []onramp.StepKey{onramp.StepAccount, onramp.StepFinish}
+		h.run(in)
+		p := mustAccepted(t, "profile", prof)
+		if skip.err == nil || !strings.Contains(skip.err.Error(), "already done") {
+			t.Fatalf("skip: rejected=%v err=%v", skip.rejected, skip.err)
+		}
+		if s := p.Step(onramp.StepProfile); s.Status != onramp.StatusDone {
+			t.Errorf("profile %s", s.Status)
+		}
+	})
+}
+
+// A change is the workflow's state only once it is recorded: a validator
+// that runs while a step is being saved sees the step as it was.
+func TestOnboardingStateChangesAfterRecord(t *testing.T) {
+	h := newHarness(t)
+	h.rec.failSettings(onramp.StepBrowser)
+	h.update(workflows.UpdateSignedIn)
+	h.update(workflows.UpdateProfile, validProfile())
+	h.update(workflows.UpdateAvailability, onramp.DefaultAvailability("Europe/Paris"))
+	h.update(workflows.UpdateNotifications, validNotifications())
+	br := h.update(workflows.UpdateBrowser, granted())
+	fin := h.updateNow(workflows.UpdateFinish)
+	h.run(workflows.OnboardingInput{})
+	p := mustAccepted(t, "browser", br)
+	if s := p.Step(onramp.StepBrowser); s.Status != onramp.StatusStuck {
+		t.Fatalf("browser %s, want stuck", s.Status)
+	}
+	// Before the fix the browser step was done in memory while its record
+	// ran, so finish passed its validator and was refused only later.
+	if fin.rejected == nil || !strings.Contains(fin.rejected.Error(), "Complete these steps first") {
+		t.Fatalf("finish: rejected=%v err=%v, want its validator to refuse it", fin.rejected, fin.err)
+	}
+}
+
+// A calendar connecting while the calendar settings are stuck leaves them
+// stuck with their stored action: support's retry then saves them, with
+// the new zone's check.
+func TestOnboardingCalendarWhileAvailabilityStuck(t *testing.T) {
+	h := newHarness(t)
+	restore := h.rec.failSettings(onramp.StepAvailability)
+	av := h.update(workflows.UpdateAvailability, onramp.DefaultAvailability("Europe/Paris"))
+	h.signal(workflows.SignalCalendarConnected, workflows.CalendarConnected{Provider: "google", TimeZone: "America/New_York"})
+	var afterSignal onramp.Progress
+	h.env.RegisterDelayedCallback(func() { afterSignal = h.progress() }, h.at+30*time.Second)
+	h.at += time.Minute
+	h.env.RegisterDelayedCallback(restore, h.at)
+	retry := h.update(workflows.UpdateRetry, workflows.StepInput{Step: onramp.StepAvailability})
+	again := h.update(workflows.UpdateRetry, workflows.StepInput{Step: onramp.StepAvailability})
+	h.run(workflows.OnboardingInput{})
+
+	if p := mustAccepted(t, "availability", av); p.Step(onramp.StepAvailability).Status != onramp.StatusStuck {
+		s := p.Step(onramp.StepAvailability)
+		t.Fatalf("availability %s, want stuck", s.Status)
+	}
+	if s := afterSignal.Step(onramp.StepAvailability); s.Status != onramp.StatusStuck || afterSignal.Step(onramp.StepCalendar).Status != onramp.StatusDone {
+		t.Fatalf("after the calendar connected: availability %s calendar %s", s.Status, afterSignal.Step(onramp.StepCalendar).Status)
+	}
+	p := mustAccepted(t, "retry", retry)
+	if s := p.Step(onramp.StepAvailability); s.Status != onramp.StatusDone || !strings.Contains(s.Message, "America/New_York") || p.TimeZoneCheck != onramp.TZMismatch {
+		t.Fatalf("after retry: %s %q check %s", s.Status, s.Message, p.TimeZoneCheck)
+	}
+	mustRejected(t, "second retry", again, onramp.ECONFLICT, "Nothing to retry")
+}
+
+// When recording a step fails, the stuck state is recorded durably: the
+// activity is retried until Postgres answers, and the workflow does not
+// end before it is.
+func TestOnboardingStuckRecordedDurably(t *testing.T) {
+	h := newHarness(t)
+	h.rec.failStuck = 4
+	h.rec.failSettings(onramp.StepProfile)
+	prof := h.update(workflows.UpdateProfile, validProfile())
+	h.run(workflows.OnboardingInput{})
+	if p := mustAccepted(t, "profile", prof); p.Step(onramp.StepProfile).Status != onramp.StatusStuck {
+		t.Fatalf("profile %s", p.Step(onramp.StepProfile).Status)
+	}
+	if h.rec.stuckCalls != 5 {
+		t.Errorf("RecordStuck ran %d times, want 4 failures then a success", h.rec.stuckCalls)
+	}
+	var recorded bool
+	for _, tr := range h.rec.transitions(onramp.StepProfile) {
+		recorded = recorded || tr.Step.Status == onramp.StatusStuck && strings.Contains(tr.Step.LastError, "connection refused")
+	}
+	if !recorded {
+		t.Error("the stuck state never reached the store")
+	}
+}
+
+// The workflow reads its steps and required steps from its input, not
+// from the code's current lists; an input without them (a history from
+// before) gets the first release's lists.
+func TestOnboardingInput(t *testing.T) {
+	t.Run("StepsFromInput", func(t *testing.T) {
+		h := newHarness(t)
+		var p onramp.Progress
+		h.env.RegisterDelayedCallback(func() { p = h.progress() }, time.Minute)
+		in := input()
+		in.Steps = []onramp.StepKey{onramp.StepAccount, onramp.StepProfile, onramp.StepFinish}
+		h.run(in)
+		if len(p.Steps) != 3 || p.Step(onramp.StepCalendar) != nil {
+			t.Fatalf("steps %v", statuses(p))
+		}
+	})
+	t.Run("Legacy", func(t *testing.T) {
+		h := newHarness(t)
+		var p onramp.Progress
+		h.env.RegisterDelayedCallback(func() { p = h.progress() }, time.Minute)
+		h.run(workflows.OnboardingInput{OrgID: "o", RepID: "r"})
+		if len(p.Steps) != 10 || !p.Step(onramp.StepBrowser).Required || p.Step(onramp.StepCalendar).Required {
+			t.Fatalf("legacy steps %v", statuses(p))
+		}
+	})
+	t.Run("ErrOrgRequiresUncompletableStep", func(t *testing.T) {
+		_, err := workflows.Input(&onramp.Org{ID: "o", RequiredSteps: []onramp.StepKey{onramp.StepCalendar}}, "r")
+		if onramp.ErrorCode(err) != onramp.EINVALID {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func statuses(p onramp.Progress) string {
+	var b strings.Builder
+	for _, s := range p.Steps {
+		b.WriteString(string(s.Key) + "=" + string(s.Status) + " ")
+	}
+	return b.String()
+}
+
+// A rep that does not exist fails the workflow at once (the error is not
+// retryable), instead of retrying its first record for a day.
+func TestOnboardingRepGone(t *testing.T) {
+	h := newHarness(t)
+	calls := 0
+	h.rec.fail = func(onramp.StepRecord) error {
+		calls++
+		return temporal.NewNonRetryableApplicationError("postgres.RecordStep: not_found: Rep not found.", onramp.ENOTFOUND, nil)
+	}
+	h.run(workflows.OnboardingInput{})
+	if !h.env.IsWorkflowCompleted() || h.env.GetWorkflowError() == nil {
+		t.Fatal("workflow did not fail")
+	}
+	if calls != 1 {
+		t.Errorf("first record tried %d times", calls)
+	}
+}
+
+func TestSubmitUpdateNames(t *testing.T) {
+	for name, k := range map[string]onramp.StepKey{
+		workflows.UpdateProfile: onramp.StepProfile, workflows.UpdateAvailability: onramp.StepAvailability,
+		workflows.UpdateNotifications: onramp.StepNotifications, workflows.UpdateBrowser: onramp.StepBrowser,
+	} {
+		if workflows.SubmitUpdate(k) != name {
+			t.Errorf("SubmitUpdate(%s) = %q, want %q", k, workflows.SubmitUpdate(k), name)
+		}
+	}
 }

@@ -132,6 +132,25 @@ func TestWizardInBrowser(t *testing.T) {
 		status(onramp.StepProfile, onramp.StatusDone),
 	)
 
+	// The step list stays at the top of the page beside a long step, also
+	// once the rep scrolled down to the step's button (it used to follow
+	// the scroll and drift to the middle of the page).
+	step("04-availability-page",
+		chromedp.Navigate(dev.Base+"/wizard/availability"),
+		chromedp.WaitVisible(chromedp.ID("availability-form")),
+	)
+	tops, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`window.scrollTo(0, document.documentElement.scrollHeight);
+		[document.querySelector('.wizard-nav').getBoundingClientRect().top + window.scrollY,
+		 document.querySelector('#step-panel').getBoundingClientRect().top + window.scrollY, window.scrollY]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tops) != 3 || tops[2] < 100 {
+		t.Fatalf("the page did not scroll: %v", tops)
+	}
+	if d := tops[0] - tops[1]; d > 2 || d < -2 {
+		t.Errorf("scrolled by %v px: the step list is %v px down the page, the step %v px", tops[2], tops[0], tops[1])
+	}
 	step("04-availability-error",
 		chromedp.Navigate(dev.Base+"/wizard/availability"),
 		chromedp.WaitVisible(chromedp.ID("availability-form")),
@@ -183,6 +202,21 @@ func TestWizardInBrowser(t *testing.T) {
 	}
 	step("09-live-update", status(onramp.StepCalendar, onramp.StatusSkipped))
 
+	// The settings page saves in place (Settings → Me).
+	step("10-settings",
+		chromedp.Navigate(dev.Base+"/settings"),
+		chromedp.WaitVisible(chromedp.ID("notifications-form")),
+		chromedp.SetValue(chromedp.ID("sound"), "pop"),
+		chromedp.Click(chromedp.ID("notifications-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`#flash.is-visible`)),
+	)
+	if msg := get(chromedp.Text(chromedp.ID("flash"))); !strings.Contains(msg, "Saved your notifications") {
+		t.Errorf("settings page says %q", msg)
+	}
+	if u := get(chromedp.Evaluate[string](`location.pathname`)); u != "/settings" {
+		t.Errorf("saving on the settings page went to %s", u)
+	}
+
 	// And the server agrees with what the page showed.
 	p := other.progress()
 	for _, k := range []onramp.StepKey{onramp.StepAccount, onramp.StepProfile, onramp.StepAvailability, onramp.StepNotifications, onramp.StepBrowser} {
@@ -196,7 +230,7 @@ func TestWizardInBrowser(t *testing.T) {
 		Browser       *onramp.BrowserPermissions
 	}
 	other.mustDo("GET", "/api/v1/reps/me/settings", nil, &settings)
-	if settings.Availability.BufferMinutes != 10 || settings.Notifications.Sound != "bell" {
+	if settings.Availability.BufferMinutes != 10 || settings.Notifications.Sound != "pop" {
 		t.Errorf("saved: buffer %d sound %q", settings.Availability.BufferMinutes, settings.Notifications.Sound)
 	}
 	if b := settings.Browser; b == nil || b.Notifications != onramp.PermissionGranted || !strings.Contains(b.UserAgent, "Chrome") {

@@ -29,9 +29,10 @@ var settings = []setting{
 	{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend (serve, worker; dev runs its own)", false},
 	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace", false},
 	{"ONRAMP_ADDR", ":8080", "HTTP listen address", false},
-	{"ONRAMP_BASE_URL", "http://localhost:8080", "public URL (links, OAuth redirects)", false},
-	{"ONRAMP_SECRET_KEY", "", "base64 of 32 bytes: encrypts OAuth tokens at rest; required by serve and worker (dev keeps one in ONRAMP_DATA_DIR)", true},
+	{"ONRAMP_BASE_URL", "http://localhost:8080", "public URL of the server: checked at start; not used yet (links in emails and OAuth redirects will be built on it)", false},
+	{"ONRAMP_SECRET_KEY", "", "base64 of 32 bytes: signs the device cookies that exempt a rep's known browsers from sign-in lockouts (and will encrypt OAuth tokens); required by serve and worker (dev keeps one in ONRAMP_DATA_DIR)", true},
 	{"ONRAMP_TEMPORAL_TIMEOUT", "15s", "deadline of each API call into Temporal; past it the API answers 503", false},
+	{"ONRAMP_DB_TIMEOUT", "5s", "deadline of each database call; during an outage the API answers 503 within it", false},
 	{"ONRAMP_TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is trusted (rate limits per client)", false},
 	{"ONRAMP_DATA_DIR", ".data", "dev: Temporal's SQLite files, the dev secret key, the lock", false},
 	{"ONRAMP_TEMPORAL_PORT", "7233", "dev: port of the in-process Temporal frontend (0 = any free port)", false},
@@ -48,7 +49,7 @@ type config struct {
 	SecretKey                        []byte
 	DataDir                          string
 	TemporalPort                     int
-	TemporalTimeout                  time.Duration
+	TemporalTimeout, DBTimeout       time.Duration
 	TrustedProxies                   []string
 	RedisPrefix, LogFormat, LogLevel string
 }
@@ -80,6 +81,9 @@ func loadConfig(getenv func(string) string, dev bool) (*config, error) {
 	}
 	if c.TemporalTimeout, err = time.ParseDuration(get("ONRAMP_TEMPORAL_TIMEOUT")); err != nil || c.TemporalTimeout <= 0 {
 		return nil, fmt.Errorf("ONRAMP_TEMPORAL_TIMEOUT: want a positive duration such as 15s, got %q", get("ONRAMP_TEMPORAL_TIMEOUT"))
+	}
+	if c.DBTimeout, err = time.ParseDuration(get("ONRAMP_DB_TIMEOUT")); err != nil || c.DBTimeout <= 0 {
+		return nil, fmt.Errorf("ONRAMP_DB_TIMEOUT: want a positive duration such as 5s, got %q", get("ONRAMP_DB_TIMEOUT"))
 	}
 	for _, p := range strings.Split(get("ONRAMP_TRUSTED_PROXIES"), ",") {
 		if p = strings.TrimSpace(p); p != "" {

@@ -7,10 +7,12 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"hash/crc32"
 	"html"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,16 +26,16 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	tclient "go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/postgres"
 	"github.com/onramp/onramp/redisbus"
+	"github.com/onramp/onramp/worker"
 	"github.com/onramp/onramp/workflows"
 )
 
-var updateHistory = flag.Bool("update-history", false, "rewrite workflows/testdata/onboarding_history.json from the end-to-end run")
+var recordHistories = flag.Bool("record-histories", false, "write the workflow histories the end-to-end tests make into workflows/testdata, where a file of that name is missing (never over one)")
 
 const adminEmail = "admin@demo.onramp.test"
 
@@ -59,7 +61,7 @@ func completeBuiltSteps(t *testing.T, rep *apiClient) onramp.Progress {
 	if st := rep.mustDo("PUT", "/api/v1/reps/me/onboarding/steps/availability", av, nil); st != http.StatusOK {
 		t.Fatalf("availability: %d", st)
 	}
-	n := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams)
+	n := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams())
 	n.Sound, n.VoiceAlerts = "marimba", true
 	if st := rep.mustDo("PUT", "/api/v1/reps/me/onboarding/steps/notifications", n, nil); st != http.StatusOK {
 		t.Fatalf("notifications: %d", st)
@@ -203,24 +205,13 @@ func TestEndToEndOnboarding(t *testing.T) {
 		return err == nil && len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == workflows.OnboardingID(repUser.OrgID, repUser.ID)
 	})
 
-	// The recorded history replays against today's workflow code.
-	hist := mustHistoryJSON(t, tc, workflows.OnboardingID(repUser.OrgID, repUser.ID))
+	// The history replays against today's workflow code, and is kept.
+	hist := mustKeepHistory(t, tc, workflows.OnboardingID(repUser.OrgID, repUser.ID), "onboarding_v2_happy_history.json")
 	// Search attributes are written only when the current step or its status
-	// changes: sign-in (calendar), four skips, finish.
-	if n := len(regexp.MustCompile(`"eventType":\s*"EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"`).FindAll(hist, -1)); n != 6 {
-		t.Errorf("%d search-attribute upserts, want 6", n)
-	}
-	path := filepath.Join(t.TempDir(), "history.json")
-	if *updateHistory {
-		path = filepath.Join("..", "..", "workflows", "testdata", "onboarding_history.json")
-	}
-	if err := os.WriteFile(path, hist, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	replayer := sdkworker.NewWorkflowReplayer()
-	replayer.RegisterWorkflowWithOptions(workflows.Onboarding, workflowRegisterOptions())
-	if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, path); err != nil {
-		t.Fatalf("replay: %v", err)
+	// changes: sign-in (calendar), four skips, finish; and once the version
+	// marker's TemporalChangeVersion.
+	if n := len(regexp.MustCompile(`"eventType":\s*"EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"`).FindAll(hist, -1)); n != 7 {
+		t.Errorf("%d search-attribute upserts, want 7", n)
 	}
 
 	// Ctrl-C with the admin's stream still open: the stream is ended, so the
@@ -238,6 +229,12 @@ func mustTemporalClient(t testing.TB, p *proc) tclient.Client {
 	if addr == "" {
 		t.Fatalf("no Temporal address in output:\n%s", p.Out)
 	}
+	return mustDial(t, addr)
+}
+
+// mustDial dials a Temporal client, closed when the test ends.
+func mustDial(t testing.TB, addr string) tclient.Client {
+	t.Helper()
 	c, err := tclient.Dial(tclient.Options{HostPort: addr})
 	if err != nil {
 		t.Fatal(err)
@@ -256,8 +253,32 @@ func temporalAddrFrom(out string) string {
 	return ""
 }
 
-func workflowRegisterOptions() workflow.RegisterOptions {
-	return workflow.RegisterOptions{Name: workflows.OnboardingWorkflowName}
+// mustKeepHistory fetches a workflow's history, checks that it replays
+// against today's workflow code, and with -record-histories writes it to
+// workflows/testdata/name if no file has that name (histories are added,
+// never re-recorded over). It returns the history's JSON.
+func mustKeepHistory(t testing.TB, tc tclient.Client, id, name string) []byte {
+	t.Helper()
+	hist := mustHistoryJSON(t, tc, id)
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, hist, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	replayer := sdkworker.NewWorkflowReplayer()
+	worker.RegisterWorkflows(replayer)
+	if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, path); err != nil {
+		t.Fatalf("replay %s: %v", name, err)
+	}
+	if *recordHistories {
+		keep := filepath.Join("..", "..", "workflows", "testdata", name)
+		if _, err := os.Stat(keep); errors.Is(err, os.ErrNotExist) {
+			if err := os.WriteFile(keep, hist, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("recorded %s", keep)
+		}
+	}
+	return hist
 }
 
 func mustHistoryJSON(t testing.TB, tc tclient.Client, id string) []byte {
@@ -293,7 +314,7 @@ func TestBadInput(t *testing.T) {
 	if err := d.users.CreateOrg(context.Background(), orgB); err != nil {
 		t.Fatal(err)
 	}
-	wc := &workflows.Client{Temporal: mustTemporalClient(t, dev), Users: d.users}
+	wc := &workflows.Client{Temporal: mustTemporalClient(t, dev), Users: d.users, Store: d.store}
 	if _, err := wc.CreateRep(context.Background(), orgB, onramp.NewUser{Email: "b@other.example", Name: "B", Password: "correct-horse-battery"}); err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +328,7 @@ func TestBadInput(t *testing.T) {
 		}
 		return n
 	}
-	photosBefore, eventsBefore := countRows("photos"), countRows("onboarding_events")
+	photosBefore, eventsBefore, uploadsBefore := countRows("photos"), countRows("onboarding_events"), countRows("photo_uploads")
 
 	gif := []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 	huge := make([]byte, 20<<20)
@@ -320,9 +341,9 @@ func TestBadInput(t *testing.T) {
 	overlap.Weekly = map[string][]onramp.Interval{"monday": {{Start: "09:00", End: "12:00"}, {Start: "11:30", End: "14:00"}}}
 	negBuffer := av
 	negBuffer.BufferMinutes = -15
-	noWaiting := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams)
+	noWaiting := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams())
 	noWaiting.Streams[onramp.StreamWaitingForRep] = onramp.StreamPref{Desktop: false}
-	unknownStream := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams)
+	unknownStream := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams())
 	unknownStream.Streams["karaoke_fans"] = onramp.StreamPref{Desktop: true}
 
 	profile := func(filename string, photo []byte) func(c *apiClient) response {
@@ -393,6 +414,38 @@ func TestBadInput(t *testing.T) {
 		{"ErrDuplicateEmail", func(c *apiClient) response {
 			return c.raw("POST", "/api/v1/admin/reps", map[string]string{"email": "A@example.com", "name": "Again"}, "", nil)
 		}, admin, 409, onramp.ECONFLICT, "already exists"},
+		{"ErrControlCharInName", func(c *apiClient) response {
+			return c.submitProfile("Ada\x00", "Lovelace", "Expert", "me.png", pngBytes(t, 10, 10))
+		}, rep, 422, onramp.EINVALID, "control characters"},
+		{"ErrInvalidUTF8InTitle", func(c *apiClient) response {
+			return c.submitProfile("Ada", "Lovelace", "Exp\xffert", "me.png", pngBytes(t, 10, 10))
+		}, rep, 422, onramp.EINVALID, "not valid text"},
+		{"ErrTwoPhotos", func(c *apiClient) response {
+			body, ct := multipartForm(t, [][2]string{{"first_name", "Ada"}, {"last_name", "L"}, {"title", "T"}},
+				map[string][]byte{"a.png": pngBytes(t, 10, 10), "b.png": pngBytes(t, 12, 12)})
+			return c.raw("PUT", "/api/v1/reps/me/onboarding/steps/profile", body, ct, nil)
+		}, rep, 422, onramp.EINVALID, "one photo"},
+		{"ErrTooManyFormParts", func(c *apiClient) response {
+			var fields [][2]string
+			for i := range 9 {
+				fields = append(fields, [2]string{fmt.Sprintf("x%d", i), "y"})
+			}
+			body, ct := multipartForm(t, fields, nil)
+			return c.raw("PUT", "/api/v1/reps/me/onboarding/steps/profile", body, ct, nil)
+		}, rep, 400, onramp.EBADREQUEST, "Too many"},
+		{"ErrAccountStepByPUT", putJSON("account", av), rep, 422, onramp.EINVALID, "signing in"},
+		{"ErrCSRFInQueryString", func(c *apiClient) response {
+			return c.raw("PUT", "/api/v1/reps/me/onboarding/steps/availability?csrf_token="+c.CSRF, av, "", map[string]string{"X-CSRF-Token": ""})
+		}, rep, 403, onramp.EFORBIDDEN, "CSRF"},
+		{"ErrStreamNameWithNewline", func(c *apiClient) response {
+			return c.raw("POST", "/api/v1/admin/streams", map[string]string{"key": "enterprise", "name": "Big\nDeals"}, "", nil)
+		}, admin, 422, onramp.EINVALID, "control characters"},
+		{"ErrStreamKeyTooLong", func(c *apiClient) response {
+			return c.raw("POST", "/api/v1/admin/streams", map[string]string{"key": strings.Repeat("k", 41), "name": "Long"}, "", nil)
+		}, admin, 422, onramp.EINVALID, "at most 40"},
+		{"ErrRepNameWithControlChar", func(c *apiClient) response {
+			return c.raw("POST", "/api/v1/admin/reps", map[string]string{"email": "ctl@example.com", "name": "Bob\u202eevil"}, "", nil)
+		}, admin, 422, onramp.EINVALID, "control characters"},
 		{"ErrBadEmail", func(c *apiClient) response {
 			return c.raw("POST", "/api/v1/admin/reps", map[string]string{"email": "not-an-email", "name": "X"}, "", nil)
 		}, admin, 422, onramp.EINVALID, "valid email"},
@@ -432,6 +485,31 @@ func TestBadInput(t *testing.T) {
 	if n := countRows("onboarding_events"); n != eventsBefore {
 		t.Errorf("%d step events written by rejected input", n-eventsBefore)
 	}
+	if n := countRows("photo_uploads"); n != uploadsBefore {
+		t.Errorf("%d photos staged by rejected uploads", n-uploadsBefore)
+	}
+}
+
+// multipartForm is a multipart/form-data body with the fields, in order,
+// and a photo part per file.
+func multipartForm(t testing.TB, fields [][2]string, files map[string][]byte) ([]byte, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for _, f := range fields {
+		if err := w.WriteField(f[0], f[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, data := range files {
+		fw, err := w.CreateFormFile("photo", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(data)
+	}
+	w.Close()
+	return buf.Bytes(), w.FormDataContentType()
 }
 
 // pngBomb is a valid PNG header announcing w×h pixels with a tiny body.
@@ -481,7 +559,7 @@ func mustDeps(t testing.TB, e env) *deps {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	return &deps{db: db, users: postgres.NewUserService(db), store: postgres.NewOnboardingStore(db)}
+	return &deps{db: db, users: postgres.NewUserService(db), store: postgres.NewStore(db)}
 }
 
 // TestRestartResume stops `onramp dev` in the middle of an onboarding and
@@ -520,7 +598,7 @@ func TestRestartResume(t *testing.T) {
 	if statuses(after) != statuses(before) || after.Step(onramp.StepProfile).Status != onramp.StatusDone {
 		t.Fatalf("after restart:\n%s\nwant\n%s", statuses(after), statuses(before))
 	}
-	n := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams)
+	n := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams())
 	if st := rep.mustDo("PUT", "/api/v1/reps/me/onboarding/steps/notifications", n, nil); st != http.StatusOK {
 		t.Fatalf("notifications after restart: %d", st)
 	}
@@ -547,16 +625,26 @@ func TestStuckRetry(t *testing.T) {
 
 	sub := mustSubscribe(t, e, repUser.OrgID)
 
-	exec("ALTER TABLE profiles RENAME TO profiles_away") // every profile write fails
+	// Every profile write fails (as on a full disk), other writes work.
+	exec(`CREATE FUNCTION test_full_disk() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'could not extend file "base/16384/rep_settings": No space left on device'; END $$`)
+	exec(`CREATE TRIGGER test_full_disk BEFORE INSERT OR UPDATE ON rep_settings FOR EACH ROW
+		WHEN (NEW.step = 'profile') EXECUTE FUNCTION test_full_disk()`)
 	r := rep.submitProfile("Kath", "Johnson", "Expert", "me.png", pngBytes(t, 40, 40))
 	var p onramp.Progress
 	_ = json.Unmarshal(r.Body, &p)
 	if r.Status != http.StatusAccepted || p.Step(onramp.StepProfile).Status != onramp.StatusStuck {
 		t.Fatalf("profile with a failing store: %d %s", r.Status, r.Body)
 	}
-	le := p.Step(onramp.StepProfile).LastError
-	if !strings.Contains(le, "profiles") {
-		t.Errorf("last error %q does not say what failed", le)
+	// The rep is told what happens next, never the database's words.
+	if s := p.Step(onramp.StepProfile); s.LastError != "" || strings.Contains(string(r.Body), "No space left") || !strings.Contains(s.Message, "Support has been alerted") {
+		t.Errorf("the rep sees %q / %q", s.LastError, s.Message)
+	}
+	if got := rep.raw("GET", "/api/v1/reps/me/onboarding", nil, "", nil); strings.Contains(string(got.Body), "No space left") {
+		t.Error("the rep's progress shows the database's error")
+	}
+	if page := rep.raw("GET", "/wizard/profile", nil, "", nil); strings.Contains(string(page.Body), "No space left") || !strings.Contains(string(page.Body), "Support has been alerted") {
+		t.Error("the wizard shows the database's error, or not what happens next")
 	}
 	waitFor(t, "onboarding.stuck alert on Redis", 10*time.Second, func() bool {
 		select {
@@ -567,27 +655,41 @@ func TestStuckRetry(t *testing.T) {
 		}
 	})
 
+	// Support sees it (the stuck state is recorded in the background).
 	support := mustLogin(t, dev.Base, "support@demo.onramp.test", demoPassword)
 	var stuck []onramp.RepSummary
-	support.mustDo("GET", "/api/v1/support/stuck", nil, &stuck)
-	if len(stuck) != 1 || stuck[0].ID != repUser.ID || len(stuck[0].StuckSteps) != 1 || stuck[0].StuckSteps[0] != onramp.StepProfile {
+	waitFor(t, "the stuck step in support's list", 10*time.Second, func() bool {
+		support.mustDo("GET", "/api/v1/support/stuck", nil, &stuck)
+		return len(stuck) == 1
+	})
+	if stuck[0].ID != repUser.ID || len(stuck[0].StuckSteps) != 1 || stuck[0].StuckSteps[0] != onramp.StepProfile {
 		t.Fatalf("support sees %+v", stuck)
+	}
+	var detail struct{ Progress onramp.Progress }
+	admin.mustDo("GET", "/api/v1/admin/reps/"+repUser.ID, nil, &detail)
+	le := detail.Progress.Step(onramp.StepProfile).LastError
+	if !strings.Contains(le, "No space left") {
+		t.Errorf("support's last error %q does not say what failed", le)
 	}
 	page := support.raw("GET", "/support", nil, "", nil)
 	if page.Status != http.StatusOK || !strings.Contains(string(page.Body), "Test Rep") || !strings.Contains(string(page.Body), html.EscapeString(le)) {
-		t.Errorf("support page: %d, rep or the provider's error %q not shown", page.Status, le)
+		t.Errorf("support page: %d, rep or the database's error %q not shown", page.Status, le)
 	}
 	// Retrying while the cause is still there leaves it stuck.
 	if st := support.mustDo("POST", "/api/v1/support/reps/"+repUser.ID+"/steps/profile/retry", nil, &p); st != http.StatusOK || p.Step(onramp.StepProfile).Status != onramp.StatusStuck {
 		t.Fatalf("retry while broken: %d %s", st, statuses(p))
 	}
 
-	exec("ALTER TABLE profiles_away RENAME TO profiles")
+	exec("DROP TRIGGER test_full_disk ON rep_settings")
 	if st := support.mustDo("POST", "/api/v1/support/reps/"+repUser.ID+"/steps/profile/retry", nil, &p); st != http.StatusOK {
 		t.Fatalf("retry: %d", st)
 	}
 	if s := p.Step(onramp.StepProfile); s.Status != onramp.StatusDone || s.Attempts != 3 {
 		t.Fatalf("after retry: %s attempts %d", s.Status, s.Attempts)
+	}
+	// Nothing left to retry: a conflict, not a silent 200.
+	if r := support.raw("POST", "/api/v1/support/reps/"+repUser.ID+"/steps/profile/retry", nil, "", nil); r.Status != http.StatusConflict {
+		t.Errorf("retry of a done step: %d %s", r.Status, r.Body)
 	}
 	var settings struct{ Profile onramp.Profile }
 	rep.mustDo("GET", "/api/v1/reps/me/settings", nil, &settings)
@@ -603,6 +705,7 @@ func TestStuckRetry(t *testing.T) {
 	if st := admin.mustDo("POST", "/api/v1/admin/reps/"+repUser.ID+"/steps/profile/reset", nil, &p); st != http.StatusOK || p.Step(onramp.StepProfile).Status != onramp.StatusPending {
 		t.Fatalf("reset: %d %s", st, statuses(p))
 	}
+	mustKeepHistory(t, mustTemporalClient(t, dev), workflows.OnboardingID(repUser.OrgID, repUser.ID), "onboarding_v2_stuck_retry_history.json")
 }
 
 // mustSubscribe listens to an org's events on Redis the way a second API

@@ -144,7 +144,7 @@ func runMigrate(ctx context.Context, cfg *config, args []string, stdout io.Write
 type deps struct {
 	db     *postgres.DB
 	users  *postgres.UserService
-	store  *postgres.OnboardingStore
+	store  *postgres.Store
 	rdb    *redis.Client
 	bus    *redisbus.Bus
 	limit  *redisbus.Limiter
@@ -170,7 +170,8 @@ func openDeps(ctx context.Context, cfg *config, log *slog.Logger, hostPort strin
 		return nil, fmt.Errorf("postgres %s: %w", redact(cfg.DatabaseURL), err)
 	}
 	d.closer = append(d.closer, d.db.Close)
-	d.users, d.store = postgres.NewUserService(d.db), postgres.NewOnboardingStore(d.db)
+	d.db.SetTimeout(cfg.DBTimeout)
+	d.users, d.store = postgres.NewUserService(d.db), postgres.NewStore(d.db)
 	if d.rdb, err = redisbus.Open(ctx, cfg.RedisURL); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", redact(cfg.RedisURL), err)
 	}
@@ -190,14 +191,23 @@ func openDeps(ctx context.Context, cfg *config, log *slog.Logger, hostPort strin
 	return d, nil
 }
 
+// activities returns the worker's activities, with a background event
+// publisher that d closes.
 func (d *deps) activities(log *slog.Logger) *activities.Activities {
-	return &activities.Activities{Store: d.store, Bus: d.bus, Log: log}
+	pub := activities.NewPublisher(d.bus, log)
+	d.closer = append(d.closer, pub.Close)
+	return &activities.Activities{Store: d.store, Events: pub, Log: log}
+}
+
+func (d *deps) onboarding(cfg *config) *workflows.Client {
+	return &workflows.Client{Temporal: d.tc, Users: d.users, Store: d.store, Timeout: cfg.TemporalTimeout}
 }
 
 func (d *deps) api(cfg *config, log *slog.Logger, dev bool) (*api.Server, error) {
 	return api.New(api.Config{
-		Users: d.users, Store: d.store, Bus: d.bus, Limiter: d.limit, Log: log, Dev: dev, TrustedProxies: cfg.TrustedProxies,
-		Onboarding: &workflows.Client{Temporal: d.tc, Users: d.users, Timeout: cfg.TemporalTimeout},
+		Users: d.users, Projection: d.store, Settings: d.store, Photos: d.store, Streams: d.store,
+		Onboarding: d.onboarding(cfg), Bus: d.bus, Limiter: d.limit, Log: log,
+		SecretKey: cfg.SecretKey, Dev: dev, TrustedProxies: cfg.TrustedProxies,
 		Checks: []api.Check{
 			{Name: "postgres", Ping: d.db.Ping},
 			{Name: "redis", Ping: d.bus.Ping},
@@ -206,22 +216,58 @@ func (d *deps) api(cfg *config, log *slog.Logger, dev bool) (*api.Server, error)
 	})
 }
 
-// cleanSessions deletes expired sessions now and then, until ctx ends.
-func cleanSessions(ctx context.Context, d *deps, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
+// every runs f now and then every period, until ctx ends.
+func every(ctx context.Context, period time.Duration, f func(ctx context.Context)) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
-		if n, err := d.users.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("delete expired sessions", "err", err)
-		} else if n > 0 {
-			log.Info("deleted expired sessions", "count", n)
-		}
+		f(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// Housekeeping of the API processes: expired sessions, and photo uploads
+// whose profile was never saved.
+const (
+	housekeepingPeriod = time.Hour
+	staleUploadAge     = 7 * 24 * time.Hour
+)
+
+func housekeeping(ctx context.Context, d *deps, log *slog.Logger) {
+	every(ctx, housekeepingPeriod, func(ctx context.Context) {
+		if n, err := d.users.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("delete expired sessions", "err", err)
+		} else if n > 0 {
+			log.Info("deleted expired sessions", "count", n)
+		}
+		if n, err := d.store.DeleteStaleUploads(ctx, staleUploadAge); err != nil && ctx.Err() == nil {
+			log.Warn("delete stale photo uploads", "err", err)
+		} else if n > 0 {
+			log.Info("deleted stale photo uploads", "count", n)
+		}
+	})
+}
+
+// The worker's reconciler starts the onboardings whose start failed (the
+// rep exists, the workflow does not): reps created more than
+// unstartedAfter ago whose onboarding recorded nothing.
+const (
+	reconcilePeriod = 30 * time.Second
+	unstartedAfter  = time.Minute
+)
+
+func reconcile(ctx context.Context, wc *workflows.Client, log *slog.Logger) {
+	every(ctx, reconcilePeriod, func(ctx context.Context) {
+		if n, err := wc.StartUnstarted(ctx, unstartedAfter, 100); err != nil && ctx.Err() == nil {
+			log.Warn("start unstarted onboardings", "err", err)
+		} else if n > 0 {
+			log.Info("started onboardings whose start had failed", "count", n)
+		}
+	})
 }
 
 // serveHTTP serves h on ln until ctx ends, then shuts down gracefully.
@@ -253,6 +299,10 @@ func listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
+// namespaceRefresh is how long a production worker waits after adding
+// search attributes: the server's default namespace cache refresh.
+const namespaceRefresh = 10 * time.Second
+
 func runServe(ctx context.Context, cfg *config, log *slog.Logger) error {
 	ln, err := listen(cfg.Addr)
 	if err != nil {
@@ -268,7 +318,7 @@ func runServe(ctx context.Context, cfg *config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	go cleanSessions(ctx, d, log)
+	go housekeeping(ctx, d, log)
 	log.Info("serving", "addr", ln.Addr().String(), "temporal", cfg.TemporalAddress, "postgres", redact(cfg.DatabaseURL))
 	return serveHTTP(ctx, s.HTTPServer(cfg.Addr), ln, log)
 }
@@ -279,9 +329,10 @@ func runWorker(ctx context.Context, cfg *config, log *slog.Logger) error {
 		return err
 	}
 	defer d.Close()
-	if err := temporaldev.EnsureSearchAttributes(ctx, d.tc, cfg.TemporalNS, workflows.SearchAttributes); err != nil {
+	if err := worker.EnsureSearchAttributes(ctx, d.tc, cfg.TemporalNS, worker.SearchAttributes(), namespaceRefresh); err != nil {
 		return fmt.Errorf("register search attributes: %w", err)
 	}
+	go reconcile(ctx, d.onboarding(cfg), log)
 	log.Info("worker running", "task_queue", workflows.TaskQueue, "temporal", cfg.TemporalAddress)
 	return worker.Run(ctx, d.tc, d.activities(log), worker.Options{})
 }
@@ -295,7 +346,7 @@ func runDev(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer
 	ts, err := temporaldev.Start(ctx, temporaldev.Options{
 		DataDir: filepath.Join(cfg.DataDir, "temporal"), Namespace: cfg.TemporalNS,
 		FrontendPort: cfg.TemporalPort, Logger: log.With("component", "temporal-server"),
-		SearchAttributes: workflows.SearchAttributes,
+		SearchAttributes: worker.SearchAttributes(),
 	})
 	if err != nil {
 		return fmt.Errorf("start Temporal: %w (is another `onramp dev` running on ONRAMP_DATA_DIR=%s?)", err, cfg.DataDir)
@@ -308,6 +359,10 @@ func runDev(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer
 	defer d.Close()
 	if _, err := d.db.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	// A data directory from an older version may lack some attributes.
+	if err := worker.EnsureSearchAttributes(ctx, d.tc, cfg.TemporalNS, worker.SearchAttributes(), temporaldev.NamespaceCacheRefresh+500*time.Millisecond); err != nil {
+		return fmt.Errorf("register search attributes: %w", err)
 	}
 	w := worker.New(d.tc, d.activities(log), worker.Options{})
 	if err := w.Start(); err != nil {
@@ -322,7 +377,8 @@ func runDev(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	go cleanSessions(ctx, d, log)
+	go housekeeping(ctx, d, log)
+	go reconcile(ctx, d.onboarding(cfg), log)
 	base := "http://" + displayAddr(ln.Addr())
 	fmt.Fprintf(stdout, "\nOnramp dev is running on %s\n", base)
 	fmt.Fprintf(stdout, "  sign in:   %s/login\n  Temporal:  %s (namespace %s; data in %s)\n", base, ts.FrontendHostPort(), cfg.TemporalNS, cfg.DataDir)

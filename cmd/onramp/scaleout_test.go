@@ -10,7 +10,7 @@ import (
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/temporaldev"
-	"github.com/onramp/onramp/workflows"
+	"github.com/onramp/onramp/worker"
 )
 
 // TestScaleOut runs production's shape: one Temporal server, two `onramp
@@ -20,7 +20,7 @@ import (
 // answers 503 in time instead of hanging, and once a new worker runs the
 // rep resumes where they were.
 func TestScaleOut(t *testing.T) {
-	ts, err := temporaldev.Start(context.Background(), temporaldev.Options{SearchAttributes: workflows.SearchAttributes})
+	ts, err := temporaldev.Start(context.Background(), temporaldev.Options{SearchAttributes: worker.SearchAttributes()})
 	if err != nil {
 		t.Fatal(err)
 	}

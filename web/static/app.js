@@ -24,11 +24,14 @@
     return m ? m.getAttribute('content') : '';
   }
 
-  // api(method, url, body) → Promise of the decoded JSON body (or null).
-  // body may be FormData (sent as multipart) or any JSON-able value.
-  function api(method, url, body) {
+  // api(method, url, body, key) → Promise of the decoded JSON body (or null).
+  // body may be FormData (sent as multipart) or any JSON-able value. key,
+  // when given, is sent as the Idempotency-Key: the same request sent again
+  // with the same key (after a 503, say) is applied once.
+  function api(method, url, body, key) {
     var opts = { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
     if (method !== 'GET' && method !== 'HEAD') opts.headers['X-CSRF-Token'] = csrfToken();
+    if (key) opts.headers['Idempotency-Key'] = key;
     if (typeof FormData !== 'undefined' && body instanceof FormData) {
       opts.body = body;
     } else if (body !== undefined) {
@@ -173,11 +176,38 @@
     if (document.querySelector('time[data-relative]')) setInterval(refreshRelativeTimes, 30000);
   });
 
+  // idempotencyKey returns the key of what el (a form) sends now: the same
+  // until the request succeeds or the form changes, so that sending the
+  // same form again after a failure is applied once.
+  function idempotencyKey(el) {
+    if (!el.dataset.idempotencyKey) {
+      var k = '';
+      if (window.crypto && crypto.randomUUID) k = crypto.randomUUID();
+      else if (window.crypto && crypto.getRandomValues) {
+        var b = new Uint8Array(16);
+        crypto.getRandomValues(b);
+        k = Array.prototype.map.call(b, function (x) { return (x < 16 ? '0' : '') + x.toString(16); }).join('');
+      } else k = String(Date.now()) + String(Math.random()).slice(2);
+      el.dataset.idempotencyKey = k;
+      if (!el.dataset.idempotencyWatch) {
+        el.dataset.idempotencyWatch = '1';
+        var reset = function () { delete el.dataset.idempotencyKey; };
+        el.addEventListener('input', reset);
+        el.addEventListener('change', reset);
+      }
+    }
+    return el.dataset.idempotencyKey;
+  }
+
+  function resetIdempotencyKey(el) { delete el.dataset.idempotencyKey; }
+
   // navigate goes to url (one place, so tests can watch it).
   function navigate(url) { window.location.assign(url); }
 
   window.Onramp = {
     api: api,
+    idempotencyKey: idempotencyKey,
+    resetIdempotencyKey: resetIdempotencyKey,
     navigate: function (url) { navigate(url); },
     csrfToken: csrfToken,
     statusLabel: statusLabel,

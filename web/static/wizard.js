@@ -1,14 +1,16 @@
-// Onramp wizard: submits each step to the JSON API, shows field errors,
-// moves on to the next step that is not complete, and keeps the step list
-// live from the server-sent events.
+// Onramp wizard and settings page: submits each form to the JSON API (the
+// form's action), shows field errors, and in the wizard moves on to the
+// next step that is not complete and keeps the step list live from the
+// server-sent events; on the settings page it stays and says "Saved".
 (function () {
   'use strict';
   var O = window.Onramp;
   var BASE = '/api/v1/reps/me/onboarding';
+  var onSettings = document.body.getAttribute('data-page') === 'settings';
   var list = document.getElementById('step-list');
   var panel = document.getElementById('step-panel');
-  if (!list || !panel) return;
-  var stepKey = panel.getAttribute('data-step');
+  if (!list || (!panel && !onSettings)) return;
+  var stepKey = panel ? panel.getAttribute('data-step') : '';
   var stepTitle = (document.getElementById('step-heading') || {}).textContent || '';
 
   // ---- step list ---------------------------------------------------------
@@ -23,7 +25,7 @@
       li.setAttribute('data-status', s.status);
       var badge = li.querySelector('[data-badge]');
       if (badge) badge.textContent = O.statusLabel(s.status);
-      if (s.key === stepKey) {
+      if (panel && s.key === stepKey) {
         panel.setAttribute('data-status', s.status);
         var st = document.getElementById('step-status');
         if (st) { st.textContent = O.statusLabel(s.status); st.setAttribute('data-status', s.status); }
@@ -43,16 +45,22 @@
 
   var repID = list.getAttribute('data-rep-id') || document.body.getAttribute('data-user-id');
   var pending = null;
-  O.events(function (type, ev) {
-    if (ev.rep_id && repID && ev.rep_id !== repID) return;
-    // Coalesce bursts of events into one fetch.
-    if (pending) return;
-    pending = setTimeout(function () { pending = null; refresh(); }, 150);
-  });
+  if (!onSettings) {
+    O.events(function (type, ev) {
+      if (ev.rep_id && repID && ev.rep_id !== repID) return;
+      // Coalesce bursts of events into one fetch.
+      if (pending) return;
+      pending = setTimeout(function () { pending = null; refresh(); }, 150);
+    });
+  }
 
-  // goNext moves to the first step that is not complete.
-  function goNext(p, note) {
+  // goNext moves to the first step that is not complete (in the wizard).
+  function goNext(p, note, what) {
     applyProgress(p);
+    if (onSettings) {
+      O.flash('Saved ' + (what || 'your settings') + '.' + (note ? ' ' + note : ''));
+      return;
+    }
     var msg = 'Saved “' + stepTitle.trim() + '”.' + (note ? ' ' + note : '');
     var next = p && p.current_step;
     if (!next || next === stepKey) {
@@ -63,12 +71,14 @@
     O.navigate('/wizard/' + encodeURIComponent(next));
   }
 
-  // submit runs send() with the button busy and errors shown in root.
+  // submit runs send(key) with the button busy and errors shown in root;
+  // key is root's idempotency key, kept until the request succeeds.
   function submit(root, button, send) {
     O.clearErrors(root);
     O.setBusy(button, true);
-    return send().then(function (p) {
+    return send(O.idempotencyKey(root)).then(function (p) {
       O.setBusy(button, false);
+      O.resetIdempotencyKey(root);
       return p;
     }, function (err) {
       O.setBusy(button, false);
@@ -85,8 +95,8 @@
   document.querySelectorAll('[data-skip]').forEach(function (b) {
     b.addEventListener('click', function () {
       var key = b.getAttribute('data-skip');
-      submit(panel, b, function () {
-        return O.api('POST', BASE + '/steps/' + encodeURIComponent(key) + '/skip', {});
+      submit(panel, b, function (k) {
+        return O.api('POST', BASE + '/steps/' + encodeURIComponent(key) + '/skip', {}, k);
       }).then(function (p) { goNext(p); }, ignore);
     });
   });
@@ -124,9 +134,9 @@
       var fd = new FormData(profileForm);
       if (!photo.files || photo.files.length === 0) fd.delete('photo');
       var button = document.getElementById('profile-submit');
-      submit(profileForm, button, function () {
-        return O.api('PUT', BASE + '/steps/profile', fd);
-      }).then(function (p) { goNext(p); }, ignore);
+      submit(profileForm, button, function (k) {
+        return O.api('PUT', profileForm.getAttribute('action'), fd, k);
+      }).then(function (p) { goNext(p, '', 'your profile'); }, ignore);
     });
   }
 
@@ -235,8 +245,8 @@
         O.showErrors(availForm, { message: 'Please correct the highlighted fields.', fields: errors });
         return;
       }
-      submit(availForm, button, function () {
-        return O.api('PUT', BASE + '/steps/availability', body);
+      submit(availForm, button, function (k) {
+        return O.api('PUT', availForm.getAttribute('action'), body, k);
       }).then(function (p) {
         var check = p && p.time_zone_check;
         var box = document.getElementById('tz-check');
@@ -259,7 +269,7 @@
           return;
         }
         var note = check === 'unverified' ? 'We\'ll check this against your calendar\'s time zone once it is connected.' : '';
-        goNext(p, note);
+        goNext(p, note, 'your calendar settings');
       }, ignore);
     });
   }
@@ -307,9 +317,9 @@
         voice_alerts: document.getElementById('voice_alerts').checked,
         streams: streams
       };
-      submit(notifForm, document.getElementById('notifications-submit'), function () {
-        return O.api('PUT', BASE + '/steps/notifications', body);
-      }).then(function (p) { goNext(p); }, ignore);
+      submit(notifForm, document.getElementById('notifications-submit'), function (k) {
+        return O.api('PUT', notifForm.getAttribute('action'), body, k);
+      }).then(function (p) { goNext(p, '', 'your notifications'); }, ignore);
     });
   }
 
@@ -399,8 +409,8 @@
         r.user_agent = navigator.userAgent;
         var denied = show(r);
         O.setBusy(allow, false);
-        return submit(box, allow, function () {
-          return O.api('PUT', BASE + '/steps/browser', r);
+        return submit(box, allow, function (k) {
+          return O.api('PUT', BASE + '/steps/browser', r, k);
         }).then(function (p) {
           if (denied) {
             applyProgress(p);
@@ -426,8 +436,8 @@
   if (confirmBtn) {
     var fbox = document.getElementById('finish-step');
     confirmBtn.addEventListener('click', function () {
-      submit(fbox, confirmBtn, function () {
-        return O.api('POST', BASE + '/steps/finish', {});
+      submit(fbox, confirmBtn, function (k) {
+        return O.api('POST', BASE + '/steps/finish', {}, k);
       }).then(function (p) {
         applyProgress(p);
         if (p && p.finished) {

@@ -1,4 +1,4 @@
-package temporaldev
+package worker
 
 import (
 	"context"
@@ -6,11 +6,24 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	enums "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
+
+	"github.com/onramp/onramp/workflows"
 )
+
+// SearchAttributes are the custom search attributes the workflows upsert,
+// to register on the namespace before workers run.
+func SearchAttributes() map[string]enums.IndexedValueType {
+	return map[string]enums.IndexedValueType{
+		workflows.SearchAttrOrg.GetName():    enums.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.SearchAttrStep.GetName():   enums.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.SearchAttrStatus.GetName(): enums.INDEXED_VALUE_TYPE_KEYWORD,
+	}
+}
 
 // EnsureSearchAttributes registers the custom search attributes attrs in
 // namespace, skipping those already registered. It works against any
@@ -21,12 +34,21 @@ import (
 // has no room left (SQLite visibility allows at most 10 Keyword and 3 of each
 // other type per namespace).
 //
-// A newly added attribute can take a couple of seconds (the server's
-// namespace cache refresh interval, 2s by default) before workflows may
-// upsert it.
-func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, attrs map[string]enums.IndexedValueType) error {
-	_, err := ensureSearchAttributes(ctx, c, namespace, attrs)
-	return err
+// A newly added attribute becomes usable at the server's next namespace
+// cache refresh: when it added any, EnsureSearchAttributes waits settle
+// (the refresh interval: 2s in onramp dev, 10s by default) before it
+// returns, so workflows started after it may upsert them.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, attrs map[string]enums.IndexedValueType, settle time.Duration) error {
+	added, err := ensureSearchAttributes(ctx, c, namespace, attrs)
+	if err != nil || added == 0 {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(settle):
+		return nil
+	}
 }
 
 // ensureSearchAttributes is EnsureSearchAttributes that also reports how many
