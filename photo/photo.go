@@ -50,10 +50,10 @@ const (
 	MaxDecodeBytes = 4 * MaxPixels
 	// MaxConcurrent is the most photos decoded at once in this process;
 	// more wait for a slot (see Process). With MaxDecodeBytes and the
-	// buffers of scaling (about 20 MiB), it bounds the memory that photo
-	// uploads take at about MaxConcurrent × 90 MiB however many arrive at
-	// once (measured: docs/BENCHMARKS.md), and keeps them from taking
-	// every core.
+	// buffers of scaling (up to about 30 MiB), it bounds the memory that
+	// photo uploads take at about MaxConcurrent × 95 MiB however many
+	// arrive at once (measured: docs/BENCHMARKS.md), and keeps them from
+	// taking every core.
 	MaxConcurrent = 2
 	// maxDim is the largest width or height accepted.
 	maxDim = 8192
