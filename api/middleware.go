@@ -222,16 +222,21 @@ func bindJSON(c *gin.Context, v any) error {
 // digits and "-_.:" (a UUID fits).
 var idempotencyKeyRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
 
-// idempotencyKey is the request's Idempotency-Key header: the wizard sends
-// the same key when the rep sends the same form again (after a 503, say),
-// and the workflow then applies it once. "" when absent or malformed.
-func idempotencyKey(c *gin.Context) string {
-	k := c.GetHeader("Idempotency-Key")
-	if !idempotencyKeyRE.MatchString(k) {
-		return ""
+// checkIdempotencyKey refuses a malformed Idempotency-Key header (400)
+// rather than ignoring it: a client that sent one counts on it.
+func checkIdempotencyKey(c *gin.Context) {
+	if k := c.GetHeader("Idempotency-Key"); k != "" && !idempotencyKeyRE.MatchString(k) {
+		fail(c, onramp.Errorf(onramp.EBADREQUEST, "Idempotency-Key must be 1 to 64 letters, digits, or any of - _ . :"))
+		return
 	}
-	return k
+	c.Next()
 }
+
+// idempotencyKey is the request's Idempotency-Key header (checked by
+// checkIdempotencyKey), "" when absent: the wizard sends the same key when
+// the rep sends the same form again (after a 503, say), and the workflow
+// then applies it once.
+func idempotencyKey(c *gin.Context) string { return c.GetHeader("Idempotency-Key") }
 
 // retryAfterSeconds is a Retry-After value: whole seconds, at least 1.
 func retryAfterSeconds(d time.Duration) string {

@@ -41,7 +41,7 @@ func (s *Server) routes() {
 	// JSON API.
 	v1 := r.Group("/api/v1")
 	v1.POST("/session", limitBody(jsonLimit), s.login)
-	authed := v1.Group("", s.session(true), s.csrf)
+	authed := v1.Group("", s.session(true), s.csrf, checkIdempotencyKey)
 	authed.DELETE("/session", limitBody(noBody), s.logout)
 	authed.GET("/me", s.me)
 	authed.GET("/events", s.events)
@@ -57,7 +57,7 @@ func (s *Server) routes() {
 	steps.PUT("/availability", limitBody(jsonLimit), s.putAvailability)
 	steps.PUT("/notifications", limitBody(jsonLimit), s.putNotifications)
 	steps.PUT("/browser", limitBody(jsonLimit), s.putBrowser)
-	steps.PUT("/:step", limitBody(noBody), s.putOtherStep)
+	steps.PUT("/:step", limitBody(jsonLimit), s.putOtherStep)
 	steps.POST("/:step/skip", limitBody(noBody), s.skipStep)
 	steps.POST("/finish", limitBody(noBody), s.finish)
 	me := reps.Group("/settings", s.self)

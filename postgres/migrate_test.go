@@ -2,12 +2,14 @@ package postgres_test
 
 import (
 	"context"
+	"os"
 	"sort"
 	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/postgres"
 	"github.com/onramp/onramp/postgres/pgtest"
 )
@@ -99,4 +101,77 @@ func TestMigrate(t *testing.T) {
 			t.Errorf("migrations applied across concurrent runs (-want +got): each must be applied exactly once\n%s", diff)
 		}
 	})
+}
+
+// TestMigrateSettingsIntoOneTable: a database of the first release, with a
+// rep's settings in the four typed tables and a photo no profile shows,
+// migrated by 0002: the settings decode into the domain's types, the
+// profile's photo is kept and served, the unused one is gone.
+func TestMigrateSettingsIntoOneTable(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenEmpty(t)
+	init, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.Pool().Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	exec(string(init))
+	exec(`CREATE TABLE schema_migrations (version text PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+	exec(`INSERT INTO schema_migrations (version, name) VALUES ('0001', 'init')`)
+	var org, rep, kept, unused string
+	if err := db.Pool().QueryRow(ctx, `INSERT INTO orgs (name, slug) VALUES ('Acme', 'acme') RETURNING id`).Scan(&org); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Pool().QueryRow(ctx, `INSERT INTO users (org_id, email, name, role) VALUES ($1, 'r@acme.example', 'R', 'rep') RETURNING id`, org).Scan(&rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []*string{&kept, &unused} {
+		if err := db.Pool().QueryRow(ctx, `INSERT INTO photos (org_id, user_id, content_type, width, height, data) VALUES ($1, $2, 'image/png', 2, 2, '\x89504e47') RETURNING id`, org, rep).Scan(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`INSERT INTO profiles (user_id, org_id, first_name, last_name, title, photo_id) VALUES ($1, $2, 'Ada', 'Lovelace', 'Acme Expert', $3)`, rep, org, kept)
+	exec(`INSERT INTO availability (user_id, org_id, time_zone, weekly, min_notice_minutes, buffer_minutes)
+		VALUES ($1, $2, 'Europe/Paris', '{"monday":[{"start":"09:00","end":"17:00"}]}', 45, 10)`, rep, org)
+	exec(`INSERT INTO notification_prefs (user_id, org_id, return_visitor_alerts, sound, voice_alerts, streams)
+		VALUES ($1, $2, false, 'bell', true, '{"waiting_for_rep":{"desktop":true,"mobile":false},"vip":{"desktop":false,"mobile":false}}')`, rep, org)
+	exec(`INSERT INTO browser_permissions (user_id, org_id, notifications, camera, microphone, user_agent)
+		VALUES ($1, $2, 'granted', 'denied', 'prompt', 'Chrome/156')`, rep, org)
+
+	applied, err := db.Migrate(ctx)
+	if err != nil || len(applied) == 0 || applied[0] != "0002_step_settings.sql" {
+		t.Fatalf("Migrate = %v, %v", applied, err)
+	}
+	store := postgres.NewStore(db)
+	got, err := store.AllSettings(ctx, org, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[onramp.StepKey]onramp.Settings{
+		onramp.StepProfile: &onramp.Profile{FirstName: "Ada", LastName: "Lovelace", Title: "Acme Expert", PhotoID: kept},
+		onramp.StepAvailability: &onramp.Availability{TimeZone: "Europe/Paris", MinNoticeMinutes: 45, BufferMinutes: 10,
+			Weekly: map[string][]onramp.Interval{"monday": {{Start: "09:00", End: "17:00"}}}},
+		onramp.StepNotifications: &onramp.NotificationPrefs{Sound: "bell", VoiceAlerts: true,
+			Streams: map[string]onramp.StreamPref{onramp.StreamWaitingForRep: {Desktop: true}, onramp.StreamVIP: {}}},
+		onramp.StepBrowser: &onramp.BrowserPermissions{Notifications: "granted", Camera: "denied", Microphone: "prompt", UserAgent: "Chrome/156"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("settings after the migration (-want +got):\n%s", diff)
+	}
+	for _, s := range got {
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s settings no longer validate: %v", s.Step(), err)
+		}
+	}
+	if _, err := store.FindPhoto(ctx, org, kept); err != nil {
+		t.Errorf("the profile's photo: %v", err)
+	}
+	if _, err := store.FindPhoto(ctx, org, unused); onramp.ErrorCode(err) != onramp.ENOTFOUND {
+		t.Errorf("a photo no profile shows is still served: %v", err)
+	}
 }

@@ -156,10 +156,10 @@ func (s *Store) Progress(ctx context.Context, orgID, repID string) (*onramp.Prog
 		SELECT o.workflow_id, o.current_step, o.finished, o.started_at, o.finished_at,
 		       o.calendar_time_zone, g.required_steps, a.data
 		FROM onboardings o JOIN orgs g ON g.id = o.org_id
-		LEFT JOIN rep_settings a ON a.user_id = o.rep_id AND a.org_id = o.org_id AND a.step = 'availability'
+		LEFT JOIN rep_settings a ON a.user_id = o.rep_id AND a.org_id = o.org_id AND a.step = $3
 		WHERE o.rep_id = $1 AND o.org_id = $2`
 	var avData []byte
-	err := s.db.pool.QueryRow(ctx, q, repID, orgID).Scan(&p.WorkflowID, &p.CurrentStep, &p.Finished, &p.StartedAt, &p.FinishedAt,
+	err := s.db.pool.QueryRow(ctx, q, repID, orgID, onramp.StepAvailability).Scan(&p.WorkflowID, &p.CurrentStep, &p.Finished, &p.StartedAt, &p.FinishedAt,
 		&p.CalendarTimeZone, &required, &avData)
 	if err != nil {
 		return nil, wrap(op, err, notFound)

@@ -434,6 +434,9 @@ func TestBadInput(t *testing.T) {
 			return c.raw("PUT", "/api/v1/reps/me/onboarding/steps/profile", body, ct, nil)
 		}, rep, 400, onramp.EBADREQUEST, "Too many"},
 		{"ErrAccountStepByPUT", putJSON("account", av), rep, 422, onramp.EINVALID, "signing in"},
+		{"ErrMalformedIdempotencyKey", func(c *apiClient) response {
+			return c.raw("PUT", "/api/v1/reps/me/onboarding/steps/availability", av, "", map[string]string{"Idempotency-Key": strings.Repeat("k", 65)})
+		}, rep, 400, onramp.EBADREQUEST, "Idempotency-Key"},
 		{"ErrCSRFInQueryString", func(c *apiClient) response {
 			return c.raw("PUT", "/api/v1/reps/me/onboarding/steps/availability?csrf_token="+c.CSRF, av, "", map[string]string{"X-CSRF-Token": ""})
 		}, rep, 403, onramp.EFORBIDDEN, "CSRF"},
