@@ -57,7 +57,7 @@ type RateLimiter interface {
 	// Allow counts one attempt for key and reports whether it is within
 	// limit per window; when not, retryAfter says when to try again.
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
-	// Check reports whether key is still within limit, without counting an
-	// attempt (to count failures only, with Allow after the failure).
-	Check(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
+	// Refund takes back one attempt that Allow counted in the current
+	// window (to count failures only: count first, refund on success).
+	Refund(ctx context.Context, key string, window time.Duration) error
 }

@@ -37,12 +37,12 @@ func (a *Activities) log() *slog.Logger {
 // retryable turns a store error into the activity's error: input that
 // retrying cannot fix (an unknown rep, invalid settings, a missing photo)
 // is non-retryable, so the workflow learns at once instead of retrying for
-// a day. The message keeps the detail (for support); the type is the
-// error code.
+// a day, with the rep's message as its detail. The message keeps the
+// detail (for support); the type is the error code.
 func retryable(op string, err error) error {
 	switch code := onramp.ErrorCode(err); code {
 	case onramp.ENOTFOUND, onramp.EINVALID, onramp.EBADREQUEST:
-		return temporal.NewNonRetryableApplicationError(op+": "+err.Error(), code, err)
+		return temporal.NewNonRetryableApplicationError(op+": "+err.Error(), code, err, onramp.ErrorMessage(err))
 	default:
 		return temporal.NewApplicationErrorWithCause(op+": "+err.Error(), code, err)
 	}

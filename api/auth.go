@@ -82,24 +82,26 @@ func (s *Server) signIn(c *gin.Context, email, password string) (*onramp.Session
 	} else if !ok {
 		return nil, rateLimited(wait)
 	}
+	// Count the attempt as a failure first, and take it back if it
+	// succeeds: checking first and counting after would let concurrent
+	// guesses through while the first ones are being checked.
 	failKey, failLimit := "login:email:"+email, loginFailures
 	if dev, ok := s.deviceOf(c, email); ok {
 		failKey, failLimit = "login:device:"+dev, loginPerDevice
 	}
-	if ok, wait, err := s.Limiter.Check(ctx, failKey, failLimit, loginWindow); err != nil {
+	if ok, wait, err := s.Limiter.Allow(ctx, failKey, failLimit, loginWindow); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, rateLimited(wait)
 	}
 	u, err := s.Users.Authenticate(ctx, email, password)
 	if err != nil {
-		if onramp.ErrorCode(err) == onramp.EUNAUTHORIZED {
-			if _, _, lerr := s.Limiter.Allow(ctx, failKey, failLimit, loginWindow); lerr != nil {
-				s.log.Warn("count failed sign-in", "err", lerr)
-			}
+		if onramp.ErrorCode(err) != onramp.EUNAUTHORIZED {
+			s.refund(ctx, failKey) // not a failed guess: the database did not answer
 		}
 		return nil, err
 	}
+	s.refund(ctx, failKey)
 	if u.Status == onramp.UserDisabled {
 		return nil, onramp.Errorf(onramp.EUNAUTHORIZED, "This account is disabled.")
 	}
@@ -127,6 +129,13 @@ func (s *Server) signIn(c *gin.Context, email, password string) (*onramp.Session
 		}
 	}
 	return sess, nil
+}
+
+// refund takes back a sign-in attempt that was not a failed guess.
+func (s *Server) refund(ctx context.Context, key string) {
+	if err := s.Limiter.Refund(ctx, key, loginWindow); err != nil {
+		s.log.Warn("refund sign-in attempt", "err", err)
+	}
 }
 
 // deviceKey is the key of device cookies, derived from the secret key.

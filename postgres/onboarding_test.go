@@ -378,6 +378,23 @@ func TestSettings(t *testing.T) {
 			t.Errorf("%d photos kept for one rep, want 1", n)
 		}
 	})
+	t.Run("EditWinsOverAClockAhead", func(t *testing.T) {
+		// The workflow's clock (the transition's time) ahead of the
+		// database's: a later edit still wins.
+		g := MustFixture(t)
+		ahead := g.transition(1, onramp.StepAvailability, onramp.StatusPending, onramp.StatusDone, onramp.StepNotifications)
+		ahead.At = time.Now().Add(time.Hour)
+		old := onramp.DefaultAvailability("Europe/Paris")
+		MustRecord(t, g, onramp.StepRecord{Settings: &old, Transitions: []onramp.StepTransition{ahead}})
+		edit := onramp.DefaultAvailability("Asia/Tokyo")
+		if err := g.store.SaveSettings(ctx, g.org.ID, g.rep.ID, &edit); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := g.store.Settings(ctx, g.org.ID, g.rep.ID, onramp.StepAvailability)
+		if got.(*onramp.Availability).TimeZone != "Asia/Tokyo" {
+			t.Errorf("the edit was dropped: %+v", got)
+		}
+	})
 	t.Run("ErrSaveInvalid", func(t *testing.T) {
 		bad := av
 		bad.BufferMinutes = 999

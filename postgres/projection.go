@@ -64,7 +64,8 @@ func (s *Store) RecordStep(ctx context.Context, r onramp.StepRecord) error {
 	b := &pgx.Batch{}
 	queueRepInOrg(b, r.OrgID, r.RepID)
 	if r.Settings != nil {
-		if err := queueSettings(b, r.OrgID, r.RepID, r.Settings, orNow(at)); err != nil {
+		at = orNow(at)
+		if err := queueSettings(b, r.OrgID, r.RepID, r.Settings, &at); err != nil {
 			return wrap(op, err, "")
 		}
 	}

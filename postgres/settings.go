@@ -11,12 +11,13 @@ import (
 )
 
 // queueSettings queues the statements that save s as the rep's settings of
-// its step, as of at: the one place settings are written, by RecordStep
-// (the wizard) and SaveSettings (later edits). Settings that show a photo
+// its step: the one place settings are written, by RecordStep (the
+// wizard's, as of at, the transition's time: a record replayed late never
+// overwrites newer settings) and SaveSettings (later edits: at is nil, the
+// database's now, and the edit wins). Settings that show a photo
 // (onramp.PhotoHolder) first move it from the staged uploads to the public
 // photos; the rep's photos no settings show any more are deleted after.
-// Older settings never overwrite newer ones.
-func queueSettings(b *pgx.Batch, orgID, repID string, s onramp.Settings, at time.Time) error {
+func queueSettings(b *pgx.Batch, orgID, repID string, s onramp.Settings, at *time.Time) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
@@ -43,10 +44,10 @@ func queueSettings(b *pgx.Batch, orgID, repID string, s onramp.Settings, at time
 	// neither staged nor saved, so nothing half-saved remains.
 	const qUpsert = `
 		INSERT INTO rep_settings AS r (user_id, org_id, step, data, photo_id, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
+		VALUES ($1, $2, $3, $4, $5, coalesce($6, now()))
 		ON CONFLICT (user_id, step) DO UPDATE SET
 			data = EXCLUDED.data, photo_id = EXCLUDED.photo_id, updated_at = EXCLUDED.updated_at
-		WHERE r.org_id = EXCLUDED.org_id AND r.updated_at <= EXCLUDED.updated_at`
+		WHERE r.org_id = EXCLUDED.org_id AND ($6 IS NULL OR r.updated_at <= EXCLUDED.updated_at)`
 	b.Queue(qUpsert, repID, orgID, s.Step(), data, photo, at)
 	if photo != nil {
 		const qUnused = `
@@ -59,8 +60,9 @@ func queueSettings(b *pgx.Batch, orgID, repID string, s onramp.Settings, at time
 }
 
 // SaveSettings validates s and saves it as the rep's settings of its step,
-// now (an edit after onboarding; during onboarding the workflow records
-// settings with its transitions). Returns EINVALID, or ENOTFOUND if the
+// now by the database's clock, over whatever was saved before (an edit
+// after onboarding; during onboarding the workflow records settings with
+// its transitions). Returns EINVALID, or ENOTFOUND if the
 // rep is not in org orgID or the photo s shows is neither staged nor saved.
 func (s *Store) SaveSettings(ctx context.Context, orgID, repID string, set onramp.Settings) error {
 	const op = "postgres.SaveSettings"
@@ -71,7 +73,7 @@ func (s *Store) SaveSettings(ctx context.Context, orgID, repID string, set onram
 	}
 	b := &pgx.Batch{}
 	queueRepInOrg(b, orgID, repID)
-	if err := queueSettings(b, orgID, repID, set, time.Now()); err != nil {
+	if err := queueSettings(b, orgID, repID, set, nil); err != nil {
 		return wrap(op, err, "")
 	}
 	return wrap(op, s.db.pool.SendBatch(ctx, b).Close(), "Rep not found.")

@@ -74,24 +74,28 @@ func (l *Limiter) window(key string, now time.Time, window time.Duration) (time.
 	return start, l.prefix + ":rl:" + key + ":" + strconv.FormatInt(start.UnixMilli(), 10)
 }
 
-// Check reports whether key is within limit in the current window without
-// counting an attempt (Allow counts): with it a caller can count only
-// failed attempts. When not within limit, retryAfter is the time left until
-// the next window. Returns EINVALID for a non-positive limit or window and
-// EUNAVAILABLE when Redis cannot be reached.
-func (l *Limiter) Check(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
-	const op = "redisbus.Check"
-	if err := checkLimit(op, limit, window); err != nil {
-		return false, 0, err
+// refundScript takes one attempt back from a window's counter, if the
+// counter still exists (the window may have ended meanwhile).
+var refundScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then
+	return redis.call('DECR', KEYS[1])
+end
+return 0`)
+
+// Refund takes back one attempt counted by Allow in the current window of
+// key (a sign-in that succeeded does not count as a failure). Counting
+// first and refunding after, rather than checking first and counting
+// after, is what keeps concurrent attempts within the limit. Returns
+// EINVALID for a non-positive window and EUNAVAILABLE when Redis cannot be
+// reached.
+func (l *Limiter) Refund(ctx context.Context, key string, window time.Duration) error {
+	const op = "redisbus.Refund"
+	if err := checkLimit(op, 1, window); err != nil {
+		return err
 	}
-	now := l.Now()
-	start, k := l.window(key, now, window)
-	n, err := l.rdb.Get(ctx, k).Int64()
-	if err != nil && err != redis.Nil {
-		return false, 0, unavailable(op, err)
+	_, k := l.window(key, l.Now(), window)
+	if err := refundScript.Run(ctx, l.rdb, []string{k}).Err(); err != nil {
+		return unavailable(op, err)
 	}
-	if n < int64(limit) {
-		return true, 0, nil
-	}
-	return false, start.Add(window).Sub(now), nil
+	return nil
 }

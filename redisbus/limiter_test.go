@@ -2,6 +2,7 @@ package redisbus_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -64,25 +65,33 @@ func TestLimiter(t *testing.T) {
 		t.Errorf("next window: %+v, want allowed", got)
 	}
 
-	t.Run("CheckDoesNotCount", func(t *testing.T) {
+	t.Run("Refund", func(t *testing.T) {
 		key := "login:failures:c@example.com"
-		for i := range 5 {
-			ok, retry, err := l.Check(ctx, key, 2, time.Minute)
-			if err != nil || !ok || retry != 0 {
-				t.Fatalf("check %d: %v %v %v, want allowed (nothing counted)", i+1, ok, retry, err)
+		// Five attempts each counted then refunded (successes): none is
+		// left, the sixth is allowed.
+		for range 5 {
+			if ok, _, err := l.Allow(ctx, key, 2, time.Minute); err != nil || !ok {
+				t.Fatalf("allow: %v %v", ok, err)
 			}
-		}
-		for range 2 {
-			if _, _, err := l.Allow(ctx, key, 2, time.Minute); err != nil {
+			if err := l.Refund(ctx, key, time.Minute); err != nil {
 				t.Fatal(err)
 			}
 		}
-		ok, retry, err := l.Check(ctx, key, 2, time.Minute)
-		if err != nil || ok || retry != time.Minute { // now is at a window start
-			t.Fatalf("check after 2 failures: %v %v %v, want denied for the minute left", ok, retry, err)
+		for range 2 {
+			if ok, _, _ := l.Allow(ctx, key, 2, time.Minute); !ok {
+				t.Fatal("failures refused before the limit")
+			}
 		}
-		if _, _, err := l.Check(ctx, key, 0, time.Minute); onramp.ErrorCode(err) != onramp.EINVALID {
-			t.Errorf("limit 0: %v", err)
+		if ok, _, _ := l.Allow(ctx, key, 2, time.Minute); ok {
+			t.Fatal("a third failure allowed with a limit of 2")
+		}
+		// A refund of a key with nothing counted leaves no negative
+		// counter behind.
+		if err := l.Refund(ctx, "login:nothing", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := rdb.Exists(ctx, prefix+":rl:login:nothing:"+strconv.FormatInt(now.Truncate(time.Minute).UnixMilli(), 10)).Result(); err != nil || n != 0 {
+			t.Errorf("refund created a counter: %d %v", n, err)
 		}
 	})
 

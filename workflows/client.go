@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -65,6 +66,9 @@ func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) 
 // taken) with no rep.
 func (c *Client) CreateRep(ctx context.Context, org *onramp.Org, nu onramp.NewUser) (*onramp.User, error) {
 	nu.OrgID, nu.Role = org.ID, onramp.RoleRep
+	if _, err := Input(org, ""); err != nil {
+		return nil, err // the org's settings would keep the rep from ever finishing
+	}
 	u, err := c.Users.CreateUser(ctx, nu)
 	if err != nil {
 		return nil, err
@@ -118,21 +122,24 @@ func (c *Client) Start(ctx context.Context, org *onramp.Org, repID string) error
 
 // StartUnstarted starts the onboardings of reps created more than
 // olderThan ago whose workflow has recorded nothing yet (its start failed
-// or timed out), at most limit, and returns how many it started. Safe to
-// run from several processes: starting is idempotent.
+// or timed out), at most limit, and returns how many it started. A rep
+// that cannot be started does not hold up the others: their errors come
+// back joined. Safe to run from several processes: starting is idempotent.
 func (c *Client) StartUnstarted(ctx context.Context, olderThan time.Duration, limit int) (int, error) {
 	refs, err := c.Store.UnstartedOnboardings(ctx, olderThan, limit)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
+	var errs []error
 	for _, r := range refs {
 		if err := c.startRep(ctx, r.OrgID, r.RepID); err != nil {
-			return n, err
+			errs = append(errs, fmt.Errorf("rep %s of org %s: %w", r.RepID, r.OrgID, err))
+			continue
 		}
 		n++
 	}
-	return n, nil
+	return n, errors.Join(errs...)
 }
 
 // Progress returns the rep's whole onboarding: the workflow's own state
@@ -149,16 +156,13 @@ func (c *Client) Progress(ctx context.Context, orgID, repID string) (*onramp.Pro
 	v, err := c.Temporal.QueryWorkflow(qctx, OnboardingID(orgID, repID), "", QueryProgress)
 	if err == nil {
 		var p onramp.Progress
-		if err = v.Get(&p); err == nil {
+		if v.Get(&p) == nil {
 			return &p, nil
 		}
 	}
-	switch err := fromTemporal("progress", err); onramp.ErrorCode(err) {
-	case onramp.ENOTFOUND, onramp.ECONFLICT, onramp.EUNAVAILABLE:
-		return stored, nil
-	default:
-		return nil, err
-	}
+	// Not started yet, closed, gone, or Temporal not answering: what was
+	// recorded last.
+	return stored, nil
 }
 
 // UpdateID derives an Update's ID from the caller's idempotency key, so a
@@ -252,9 +256,10 @@ func (c *Client) SaveSettings(ctx context.Context, orgID, repID string, s onramp
 
 	case onramp.ErrorCode(err) == onramp.ENOTFOUND:
 		// Created, but the workflow's start failed: start it now and try
-		// once more.
-		if err := c.startRep(ctx, orgID, repID); err != nil {
-			return nil, err
+		// once more (never a second onboarding for a rep whose workflow
+		// recorded something, then closed or went away).
+		if started, serr := c.startIfNeverStarted(ctx, orgID, repID); serr != nil || !started {
+			return nil, errors.Join(err, serr)
 		}
 		return c.update(ctx, orgID, repID, name, UpdateID(name, key), s)
 	}
@@ -315,10 +320,11 @@ func fromTemporal(op string, err error) error {
 	}
 	var notFound *serviceerror.NotFound
 	switch {
+	case strings.Contains(err.Error(), "workflow execution already completed"):
+		// An Update to a closed workflow (Temporal says NotFound).
+		return &onramp.Error{Code: onramp.ECONFLICT, Message: "Onboarding is already finished.", Op: op, Err: err}
 	case errors.As(err, &notFound):
 		return &onramp.Error{Code: onramp.ENOTFOUND, Message: "No onboarding found for this rep.", Op: op, Err: err}
-	case strings.Contains(err.Error(), "workflow execution already completed"):
-		return &onramp.Error{Code: onramp.ECONFLICT, Message: "Onboarding is already finished.", Op: op, Err: err}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return &onramp.Error{Code: onramp.EUNAVAILABLE, Message: "The onboarding service did not answer in time. Please try again.", Op: op, Err: err}
 	}

@@ -137,6 +137,9 @@ type action struct {
 	settings  onramp.Settings
 	repStatus onramp.UserStatus
 	finish    bool
+	// calendarTZ, when set, is the connected calendar's zone: recorded
+	// with the transition, the workflow's once it is.
+	calendarTZ string
 }
 
 func newOnboarding(ctx workflow.Context, in OnboardingInput) *onboarding {
@@ -313,6 +316,32 @@ func (w *onboarding) checkMissing() error {
 	return nil
 }
 
+// checkNotStuck refuses to finish while an (optional) step is stuck: once
+// the workflow completes, support could no longer retry it. The rep may
+// skip it ("set up later") or wait for support.
+func (w *onboarding) checkNotStuck() error {
+	for _, s := range w.p.Steps {
+		if s.Status == onramp.StatusStuck {
+			return onramp.Errorf(onramp.ECONFLICT, "%q could not be saved yet: set it up later (skip it), or wait until support has retried it, then finish.", s.Title)
+		}
+	}
+	return nil
+}
+
+// checkFinish is finish's condition in this version.
+func (w *onboarding) checkFinish() error {
+	if err := w.checkOpen(); err != nil {
+		return err
+	}
+	if err := w.checkMissing(); err != nil {
+		return err
+	}
+	if w.legacy() {
+		return nil
+	}
+	return w.checkNotStuck()
+}
+
 func (w *onboarding) checkRetry(k onramp.StepKey) error {
 	if err := w.checkOpen(); err != nil {
 		return err
@@ -349,12 +378,7 @@ func (w *onboarding) validateSignedIn() error          { return invalid(w.checkO
 func (w *onboarding) validateSkip(in StepInput) error  { return invalid(w.checkSkip(in.Step)) }
 func (w *onboarding) validateRetry(in StepInput) error { return invalid(w.checkRetry(in.Step)) }
 func (w *onboarding) validateReset(in StepInput) error { return invalid(w.checkReset(in.Step)) }
-func (w *onboarding) validateFinish() error {
-	if err := w.checkOpen(); err != nil {
-		return invalid(err)
-	}
-	return invalid(w.checkMissing())
-}
+func (w *onboarding) validateFinish() error            { return invalid(w.checkFinish()) }
 
 // decodeSettings decodes and validates step k's settings from an Update's
 // argument.
@@ -387,11 +411,15 @@ func (w *onboarding) submitHandler(k onramp.StepKey) func(workflow.Context, json
 			return w.snapshot(), err
 		}
 		defer w.mu.Unlock()
-		s, err := decodeSettings(k, raw)
-		if err == nil {
-			err = w.checkSubmit(k)
+		s, err := onramp.DecodeSettings(k, raw) //workflowcheck:ignore (encoding/json is deterministic)
+		if err != nil {
+			return w.snapshot(), invalid(err) // cannot happen: the validator decoded the same bytes
 		}
-		if err != nil && (s == nil || !w.legacy()) {
+		// Validate normalises (trims, sorts); its verdict is the
+		// validator's, which never runs on replay: what the handler does
+		// must not depend on the worker's time-zone database.
+		_ = s.Validate()
+		if err := w.checkSubmit(k); err != nil && !w.legacy() {
 			return w.snapshot(), invalid(err)
 		}
 		out := s.Outcome(w.facts())
@@ -439,10 +467,11 @@ func (w *onboarding) finish(ctx workflow.Context) (onramp.Progress, error) {
 		return w.snapshot(), err
 	}
 	defer w.mu.Unlock()
-	if err := w.checkOpen(); err != nil && !w.legacy() {
-		return w.snapshot(), invalid(err)
-	}
-	if err := w.checkMissing(); err != nil { // checked by every version
+	if w.legacy() {
+		if err := w.checkMissing(); err != nil { // all the first release checked
+			return w.snapshot(), invalid(err)
+		}
+	} else if err := w.checkFinish(); err != nil {
 		return w.snapshot(), invalid(err)
 	}
 	w.apply(ctx, action{step: onramp.StepFinish, status: onramp.StatusDone, repStatus: onramp.UserReady, finish: true})
@@ -488,28 +517,39 @@ func (w *onboarding) reset(ctx workflow.Context, in StepInput) (onramp.Progress,
 	return w.snapshot(), nil
 }
 
-// calendarConnected completes the calendar step and re-runs the time-zone
-// check of saved calendar settings. The caller holds the mutex.
+// calendarConnected completes the calendar step, recording the calendar's
+// zone with it, and re-runs the time-zone check of saved calendar settings
+// that are done (a stuck step keeps its stored action, which its retry runs
+// with the new zone). The caller holds the mutex.
 func (w *onboarding) calendarConnected(ctx workflow.Context, cc CalendarConnected) {
 	if w.p.Finished {
 		return
 	}
+	if w.legacy() {
+		w.legacyCalendarConnected(ctx, cc)
+		return
+	}
+	if !w.apply(ctx, action{step: onramp.StepCalendar, status: onramp.StatusDone, message: "Connected to " + cc.Provider + ".", calendarTZ: cc.TimeZone}) {
+		return
+	}
+	av, ok := w.saved[onramp.StepAvailability]
+	if s := w.p.Step(onramp.StepAvailability); ok && s != nil && s.Status == onramp.StatusDone {
+		out := av.Outcome(w.facts())
+		w.apply(ctx, action{step: onramp.StepAvailability, status: onramp.StatusDone, message: out.Message})
+	}
+}
+
+// legacyCalendarConnected is calendarConnected as the first release ran it.
+func (w *onboarding) legacyCalendarConnected(ctx workflow.Context, cc CalendarConnected) {
 	w.p.CalendarTimeZone = cc.TimeZone
 	if s := w.p.Step(onramp.StepCalendar); s != nil && s.Status != onramp.StatusDone {
 		w.apply(ctx, action{step: onramp.StepCalendar, status: onramp.StatusDone, message: "Connected to " + cc.Provider + "."})
 	}
 	av, ok := w.saved[onramp.StepAvailability]
-	s := w.p.Step(onramp.StepAvailability)
-	if !ok || s == nil {
-		return
+	if s := w.p.Step(onramp.StepAvailability); ok && s != nil {
+		out := av.Outcome(w.facts())
+		w.apply(ctx, action{step: onramp.StepAvailability, status: s.Status, message: out.Message})
 	}
-	if w.v != workflow.DefaultVersion && s.Status != onramp.StatusDone {
-		// Only the message of done settings changes. A stuck step keeps
-		// its stored action, which its retry runs with the new zone.
-		return
-	}
-	out := av.Outcome(w.facts())
-	w.apply(ctx, action{step: onramp.StepAvailability, status: s.Status, message: out.Message})
 }
 
 // recordInitial projects every step as it starts.
@@ -538,6 +578,9 @@ func (w *onboarding) next(ctx workflow.Context, act action, lastErr string) (onr
 	if act.finish {
 		p.Finished, p.FinishedAt = true, &now
 	}
+	if act.calendarTZ != "" {
+		p.CalendarTimeZone = act.calendarTZ
+	}
 	s := p.Step(act.step)
 	s.Attempts++ // each change is one attempt, whatever comes of it
 	from := s.Status
@@ -557,7 +600,7 @@ func (w *onboarding) next(ctx workflow.Context, act action, lastErr string) (onr
 		s.CompletedAt = nil
 	}
 	p.CurrentStep = current(p)
-	p.TimeZoneCheck = w.timeZoneCheck(act.settings)
+	p.TimeZoneCheck = w.timeZoneCheck(act.settings, p.CalendarTimeZone)
 	t := onramp.StepTransition{
 		OrgID: w.in.OrgID, RepID: w.in.RepID, Seq: w.seq + 1, Step: *s, From: from, At: now,
 		Current: p.CurrentStep, Finished: p.Finished, CalendarTimeZone: p.CalendarTimeZone,
@@ -566,9 +609,10 @@ func (w *onboarding) next(ctx workflow.Context, act action, lastErr string) (onr
 }
 
 // timeZoneCheck is the onboarding's time-zone check once pending (settings
-// about to be saved, or nil) are saved: unverified until calendar
-// settings are saved and a calendar is connected.
-func (w *onboarding) timeZoneCheck(pending onramp.Settings) string {
+// about to be saved, or nil) are saved, against the calendar's zone
+// calendarTZ: unverified until calendar settings are saved and a calendar
+// is connected.
+func (w *onboarding) timeZoneCheck(pending onramp.Settings, calendarTZ string) string {
 	av, _ := w.saved[onramp.StepAvailability].(*onramp.Availability)
 	if p, ok := pending.(*onramp.Availability); ok {
 		av = p
@@ -576,7 +620,7 @@ func (w *onboarding) timeZoneCheck(pending onramp.Settings) string {
 	if av == nil {
 		return onramp.TZUnverified
 	}
-	check, _ := onramp.CheckTimeZone(av.TimeZone, w.p.CalendarTimeZone)
+	check, _ := onramp.CheckTimeZone(av.TimeZone, calendarTZ)
 	return check
 }
 
@@ -593,7 +637,15 @@ func (w *onboarding) apply(ctx workflow.Context, act action) bool {
 	lctx := workflow.WithLocalActivityOptions(ctx, recordOptions)
 	err := workflow.ExecuteLocalActivity(lctx, a.RecordStep, activities.RecordStepInput{Record: rec}).Get(ctx, nil)
 	if err != nil {
-		w.stuckOn(ctx, act, err)
+		// The transition's number is spent (as the first release spent
+		// it), even if a write that timed out did commit: the next one
+		// gets a higher number, so the projection never drops it.
+		w.seq = t.Seq
+		if msg, ok := permanent(err); ok && !w.legacy() {
+			w.needsActionOn(ctx, act, msg, err)
+		} else {
+			w.stuckOn(ctx, act, err)
+		}
 		return false
 	}
 	w.p, w.seq = p, t.Seq
@@ -603,6 +655,45 @@ func (w *onboarding) apply(ctx workflow.Context, act action) bool {
 	}
 	w.upsertSearchAttributes(ctx)
 	return true
+}
+
+// permanent reports whether a recording failed for good (bad input, a
+// photo that is gone: retrying cannot help), with the rep's message.
+func permanent(err error) (string, bool) {
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || !app.NonRetryable() {
+		return "", false
+	}
+	switch app.Type() {
+	case onramp.ENOTFOUND, onramp.EINVALID, onramp.EBADREQUEST:
+	default:
+		return "", false
+	}
+	var msg string
+	if app.HasDetails() && app.Details(&msg) == nil && msg != "" {
+		return msg, true
+	}
+	return "This could not be saved. Please do this step again.", true
+}
+
+// needsActionOn makes act's step need the rep's action after its recording
+// failed for good: only the rep can fix it (support's retry could not),
+// so the step says what to do and nobody is alerted. If even that cannot
+// be recorded, the step is stuck.
+func (w *onboarding) needsActionOn(ctx workflow.Context, act action, msg string, cause error) {
+	workflow.GetLogger(ctx).Warn("recording onboarding step failed for good; the rep must act", "step", act.step, "error", cause)
+	next := action{step: act.step, status: onramp.StatusNeedsAction, message: msg}
+	p, t := w.next(ctx, next, rootMessage(cause))
+	rec := onramp.StepRecord{OrgID: w.in.OrgID, RepID: w.in.RepID, WorkflowID: w.p.WorkflowID, Transitions: []onramp.StepTransition{t}}
+	lctx := workflow.WithLocalActivityOptions(ctx, recordOptions)
+	if err := workflow.ExecuteLocalActivity(lctx, a.RecordStep, activities.RecordStepInput{Record: rec}).Get(ctx, nil); err != nil {
+		w.seq = t.Seq
+		w.stuckOn(ctx, next, err)
+		return
+	}
+	w.p, w.seq = p, t.Seq
+	delete(w.stuck, act.step)
+	w.upsertSearchAttributes(ctx)
 }
 
 // stuckOn makes act's step stuck after its recording failed: the step

@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -722,5 +723,111 @@ func TestSubmitUpdateNames(t *testing.T) {
 		if workflows.SubmitUpdate(k) != name {
 			t.Errorf("SubmitUpdate(%s) = %q, want %q", k, workflows.SubmitUpdate(k), name)
 		}
+	}
+}
+
+// A failed write spends its transition's number, as the first release
+// did: the stuck transition comes after it, and every recorded number is
+// new, so the projection (guarded by number) never drops one.
+func TestOnboardingFailedWriteSpendsItsNumber(t *testing.T) {
+	h := newHarness(t)
+	restore := h.rec.failSettings(onramp.StepProfile)
+	h.update(workflows.UpdateSignedIn)
+	h.update(workflows.UpdateProfile, validProfile())
+	h.at += time.Minute
+	h.env.RegisterDelayedCallback(restore, h.at)
+	h.update(workflows.UpdateRetry, workflows.StepInput{Step: onramp.StepProfile})
+	h.run(workflows.OnboardingInput{})
+	seen := map[int]bool{}
+	var seqs []int
+	for _, r := range h.rec.records {
+		for _, tr := range r.Transitions {
+			if seen[tr.Seq] {
+				t.Fatalf("seq %d recorded twice", tr.Seq)
+			}
+			seen[tr.Seq] = true
+			seqs = append(seqs, tr.Seq)
+		}
+	}
+	// 1–10 initial, 11 account, 12 the profile that failed (not recorded),
+	// 13 stuck, 14 done by the retry.
+	want := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14}
+	if fmt.Sprint(seqs) != fmt.Sprint(want) {
+		t.Fatalf("recorded seqs %v, want %v", seqs, want)
+	}
+}
+
+// Finish is refused while an optional step is stuck (support could not
+// retry it once the workflow has completed); skipping it lets the rep
+// finish.
+func TestOnboardingFinishWhileStuck(t *testing.T) {
+	h := newHarness(t)
+	h.allRequiredDone()
+	h.rec.fail = func(r onramp.StepRecord) error {
+		for _, tr := range r.Transitions {
+			if tr.Step.Key == onramp.StepCalendar && tr.Step.Status == onramp.StatusSkipped && tr.Step.Attempts == 1 {
+				return errors.New("connection refused") // the first skip fails
+			}
+		}
+		return nil
+	}
+	h.update(workflows.UpdateSkip, workflows.StepInput{Step: onramp.StepCalendar})
+	fin := h.update(workflows.UpdateFinish)
+	skip := h.update(workflows.UpdateSkip, workflows.StepInput{Step: onramp.StepCalendar})
+	for _, k := range []onramp.StepKey{onramp.StepMeeting, onramp.StepCRM, onramp.StepApps} {
+		h.update(workflows.UpdateSkip, workflows.StepInput{Step: k})
+	}
+	again := h.update(workflows.UpdateFinish)
+	h.run(workflows.OnboardingInput{})
+	mustRejected(t, "finish with calendar stuck", fin, onramp.ECONFLICT, "could not be saved yet")
+	mustAccepted(t, "skip the stuck step", skip)
+	if p := mustAccepted(t, "finish", again); !p.Finished {
+		t.Fatalf("not finished: %s", statuses(p))
+	}
+}
+
+// A write that fails for good (the staged photo is gone) needs the rep's
+// action, with a message saying what to do: support's retry could not fix
+// it, so nobody is alerted and nothing waits for a retry.
+func TestOnboardingPermanentFailureNeedsAction(t *testing.T) {
+	h := newHarness(t)
+	h.rec.fail = func(r onramp.StepRecord) error {
+		if r.Settings != nil && r.Settings.Step() == onramp.StepProfile {
+			return temporal.NewNonRetryableApplicationError("record step: postgres.RecordStep: not_found: Photo not found: upload it again.",
+				onramp.ENOTFOUND, nil, "Photo not found: upload it again.")
+		}
+		return nil
+	}
+	prof := h.update(workflows.UpdateProfile, validProfile())
+	retry := h.update(workflows.UpdateRetry, workflows.StepInput{Step: onramp.StepProfile})
+	h.run(workflows.OnboardingInput{})
+	pp := mustAccepted(t, "profile", prof)
+	s := pp.Step(onramp.StepProfile)
+	if s.Status != onramp.StatusNeedsAction || s.Message != "Photo not found: upload it again." {
+		t.Fatalf("profile %s %q", s.Status, s.Message)
+	}
+	if h.rec.stuckCalls != 0 {
+		t.Error("support was alerted for what only the rep can fix")
+	}
+	mustRejected(t, "retry", retry, onramp.ECONFLICT, "Nothing to retry")
+}
+
+// The calendar's zone is recorded with the calendar step's transition, and
+// a calendar connected again with another zone is recorded too.
+func TestOnboardingCalendarZoneRecorded(t *testing.T) {
+	h := newHarness(t)
+	h.signal(workflows.SignalCalendarConnected, workflows.CalendarConnected{Provider: "google", TimeZone: "Europe/Paris"})
+	h.signal(workflows.SignalCalendarConnected, workflows.CalendarConnected{Provider: "microsoft", TimeZone: "Asia/Tokyo"})
+	var p onramp.Progress
+	h.env.RegisterDelayedCallback(func() { p = h.progress() }, h.at+time.Minute)
+	h.run(workflows.OnboardingInput{})
+	var zones []string
+	for _, tr := range h.rec.transitions(onramp.StepCalendar) {
+		if tr.Step.Status == onramp.StatusDone {
+			zones = append(zones, tr.CalendarTimeZone)
+		}
+	}
+	if fmt.Sprint(zones) != "[Europe/Paris Asia/Tokyo]" || p.CalendarTimeZone != "Asia/Tokyo" {
+		t.Fatalf("recorded zones %v, progress %q", zones, p.CalendarTimeZone)
 	}
 }

@@ -24,6 +24,10 @@ func TestReplayHistories(t *testing.T) {
 	}
 	want := []string{
 		"onboarding_history.json", // the first release's happy path
+		// The first release's other paths, recorded with its code
+		// (5859a83) after it had shipped, for its DefaultVersion branches.
+		"onboarding_v1_stuck_retry_history.json",
+		"onboarding_v1_calendar_history.json",
 		"onboarding_v2_happy_history.json",
 		"onboarding_v2_calendar_history.json",
 		"onboarding_v2_stuck_retry_history.json",

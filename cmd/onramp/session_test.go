@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,4 +174,47 @@ func streamLines(t *testing.T, c *apiClient) <-chan string {
 		}
 	}()
 	return lines
+}
+
+// TestSignInConcurrentGuesses: wrong passwords sent all at once for one
+// account count against its limit as they arrive, so no more than the
+// limit get as far as the password check (checking the limit first and
+// counting after the failure let them all through).
+func TestSignInConcurrentGuesses(t *testing.T) {
+	e := newEnv(t)
+	dev := mustStart(t, e, "dev")
+	admin := mustLogin(t, dev.Base, adminEmail, demoPassword)
+	mustCreateRep(t, admin, "target@example.com")
+	const guesses = 20
+	var wg sync.WaitGroup
+	statuses := make(chan int, guesses)
+	for i := range guesses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := newClient(t, dev.Base)
+			r, err := c.Do(context.Background(), "POST", "/api/v1/session",
+				[]byte(`{"email":"target@example.com","password":"guess-`+strconv.Itoa(i)+`-guess"}`), "application/json", nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			statuses <- r.Status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	checked := 0
+	for st := range statuses {
+		switch st {
+		case http.StatusUnauthorized:
+			checked++
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("a guess got %d", st)
+		}
+	}
+	if checked > 10 {
+		t.Errorf("%d of %d concurrent guesses had their password checked, want at most 10", checked, guesses)
+	}
 }

@@ -24,12 +24,14 @@ CREATE TABLE rep_settings (
 );
 CREATE INDEX rep_settings_org_step_idx ON rep_settings (org_id, step);
 
+-- A profile keeps its photo when the photo is the rep's own (the only kind
+-- the first release could save); otherwise it is kept without one.
 INSERT INTO rep_settings (user_id, org_id, step, data, photo_id, updated_at)
-SELECT user_id, org_id, 'profile',
-       jsonb_build_object('first_name', first_name, 'last_name', last_name, 'title', title, 'photo_id', coalesce(photo_id::text, '')),
-       photo_id, updated_at
+SELECT p.user_id, p.org_id, 'profile',
+       jsonb_build_object('first_name', p.first_name, 'last_name', p.last_name, 'title', p.title, 'photo_id', coalesce(f.id::text, '')),
+       f.id, p.updated_at
 FROM profiles p
-WHERE photo_id IS NULL OR EXISTS (SELECT 1 FROM photos f WHERE f.id = p.photo_id AND f.user_id = p.user_id);
+LEFT JOIN photos f ON f.id = p.photo_id AND f.org_id = p.org_id AND f.user_id = p.user_id;
 
 INSERT INTO rep_settings (user_id, org_id, step, data, updated_at)
 SELECT user_id, org_id, 'availability',
@@ -67,9 +69,23 @@ CREATE TABLE photo_uploads (
 CREATE INDEX photo_uploads_user_idx ON photo_uploads (user_id, created_at);
 CREATE INDEX photo_uploads_created_idx ON photo_uploads (created_at);
 
--- Photos no profile shows were uploads whose step was never saved (or
--- replaced ones): they were served publicly by mistake.
+-- Photos no profile shows were uploads whose step was never saved, or
+-- replaced ones: they were served publicly by mistake. They become staged
+-- uploads (not served), so that a profile save that is stuck now still
+-- finds its photo when support retries it; the 7-day clean-up removes the
+-- rest.
+INSERT INTO photo_uploads (id, org_id, user_id, content_type, width, height, data, created_at)
+SELECT f.id, f.org_id, f.user_id, f.content_type, f.width, f.height, f.data, f.created_at
+FROM photos f WHERE NOT EXISTS (SELECT 1 FROM rep_settings r WHERE r.photo_id = f.id);
 DELETE FROM photos f WHERE NOT EXISTS (SELECT 1 FROM rep_settings r WHERE r.photo_id = f.id);
+
+-- An org may not require a step its reps cannot complete: in this release
+-- the integration steps (calendar, meeting, crm, apps) can only be skipped,
+-- so an org of the first release that required one of them, whose reps
+-- could never finish, has it optional again.
+UPDATE orgs SET required_steps = ARRAY(
+    SELECT k FROM unnest(required_steps) AS k WHERE k NOT IN ('calendar', 'meeting', 'crm', 'apps'))
+WHERE required_steps && ARRAY['calendar', 'meeting', 'crm', 'apps'];
 
 -- Step keys: checked by form, the list is the code's.
 ALTER TABLE orgs DROP CONSTRAINT orgs_required_steps_check;

@@ -54,9 +54,26 @@
     });
   }
 
+  // stuckStep returns the step of p that the request was about, when it
+  // could not be saved (the server answered 202: support is alerted).
+  function stuckStep(p) {
+    var out = null;
+    ((p && p.steps) || []).forEach(function (s) {
+      if (s.status === 'stuck' && (onSettings || s.key === stepKey)) out = s;
+    });
+    return out;
+  }
+
   // goNext moves to the first step that is not complete (in the wizard).
+  // A step that could not be saved is not "Saved": the page stays and says
+  // what happens next.
   function goNext(p, note, what) {
     applyProgress(p);
+    var stuck = stuckStep(p);
+    if (stuck) {
+      O.flash(stuck.message || 'This could not be saved yet. Support has been alerted.');
+      return;
+    }
     if (onSettings) {
       O.flash('Saved ' + (what || 'your settings') + '.' + (note ? ' ' + note : ''));
       return;
@@ -200,10 +217,12 @@
         labelRange(day, node);
         day.querySelector('[data-ranges]').insertBefore(node, day.querySelector('[data-unavailable]'));
         syncDay(day);
+        O.resetIdempotencyKey(availForm); // the form changed: a new request
         node.querySelector('[data-start]').focus();
       } else if (rm) {
         rm.closest('[data-range]').remove();
         syncDay(day);
+        O.resetIdempotencyKey(availForm);
         var next = day.querySelector('[data-add-range]');
         if (next) next.focus();
       }
@@ -395,6 +414,7 @@
     }
 
     allow.addEventListener('click', function () {
+      O.resetIdempotencyKey(box); // each click reports what the browser says now
       O.clearErrors(box);
       O.setBusy(allow, true);
       var result = {};
