@@ -5,7 +5,6 @@ package activities
 
 import (
 	"context"
-	"log/slog"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -24,14 +23,6 @@ type Activities struct {
 	// Events publishes the transitions' events in the background; nil
 	// publishes none.
 	Events *Publisher
-	Log    *slog.Logger
-}
-
-func (a *Activities) log() *slog.Logger {
-	if a.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return a.Log
 }
 
 // retryable turns a store error into the activity's error: input that

@@ -196,7 +196,7 @@ func openDeps(ctx context.Context, cfg *config, log *slog.Logger, hostPort strin
 func (d *deps) activities(log *slog.Logger) *activities.Activities {
 	pub := activities.NewPublisher(d.bus, log)
 	d.closer = append(d.closer, pub.Close)
-	return &activities.Activities{Store: d.store, Events: pub, Log: log}
+	return &activities.Activities{Store: d.store, Events: pub}
 }
 
 func (d *deps) onboarding(cfg *config) *workflows.Client {
