@@ -138,15 +138,16 @@ func (s *Server) refund(ctx context.Context, key string) {
 	}
 }
 
-// deviceKey is the key of device cookies, derived from the secret key.
-func (s *Server) deviceKey() []byte {
-	m := hmac.New(sha256.New, s.SecretKey)
+// deviceKey derives the key of device cookies from the secret key (once,
+// in New).
+func deviceKey(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("onramp device cookie v1"))
 	return m.Sum(nil)
 }
 
 func (s *Server) deviceMAC(email, nonce string) string {
-	m := hmac.New(sha256.New, s.deviceKey())
+	m := hmac.New(sha256.New, s.deviceSecret)
 	m.Write([]byte(email + "\x00" + nonce))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

@@ -74,8 +74,7 @@ func (s *Server) wizardPage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	st := p.Step(step)
-	if st == nil {
+	if p.Step(step) == nil {
 		fail(c, onramp.Errorf(onramp.ENOTFOUND, "Unknown step %q.", step))
 		return
 	}
@@ -87,7 +86,7 @@ func (s *Server) wizardPage(c *gin.Context) {
 	rp := p.ForRep()
 	s.renderPage(c, http.StatusOK, "wizard", web.WizardPage{
 		Base: s.base(c, step.Info().Title), Progress: rp, Step: *rp.Step(step), LearningLinks: web.LearningLinks,
-		Settings: pageSettings(set),
+		Settings: set.Settings,
 	})
 }
 
@@ -106,14 +105,7 @@ func (s *Server) settingsPage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	s.renderPage(c, http.StatusOK, "settings", web.SettingsPage{Base: s.base(c, "Settings"), Progress: p.ForRep(), Settings: pageSettings(set)})
-}
-
-func pageSettings(set *SettingsResponse) web.Settings {
-	return web.Settings{
-		Steps: set.Steps, PhotoURL: set.PhotoURL, TitleSuggestions: set.TitleSuggestions,
-		Streams: set.Streams, Sounds: set.Sounds,
-	}
+	s.renderPage(c, http.StatusOK, "settings", web.SettingsPage{Base: s.base(c, "Settings"), Progress: p.ForRep(), Settings: set.Settings})
 }
 
 // adminPage is GET /admin: the org's reps from the projection.

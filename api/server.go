@@ -111,6 +111,8 @@ type Server struct {
 	// never go idle, so Shutdown would otherwise wait for its deadline.
 	streams     context.Context
 	stopStreams context.CancelFunc
+	// deviceSecret signs device cookies (derived from SecretKey).
+	deviceSecret []byte
 }
 
 // New builds the server and its routes.
@@ -122,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.SecretKey) < 32 {
 		return nil, fmt.Errorf("api: the secret key must have at least 32 bytes")
 	}
-	s := &Server{Config: cfg, log: cfg.Log, pages: pages}
+	s := &Server{Config: cfg, log: cfg.Log, pages: pages, deviceSecret: deviceKey(cfg.SecretKey)}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

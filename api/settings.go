@@ -9,20 +9,18 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/web"
 )
 
-// SettingsResponse is what the forms are filled with: each step's saved
-// settings, or its defaults (filled by the domain, the one place defaults
-// are made), under the step's key, and what the forms offer.
+// SettingsResponse is what the forms are filled with (the pages' own
+// web.Settings): each step's saved settings, or its defaults (filled by the
+// domain, the one place defaults are made), under the step's key, and what
+// the forms offer.
 type SettingsResponse struct {
-	Steps map[onramp.StepKey]onramp.Settings
+	web.Settings
 	// Saved lists the steps whose settings were saved (the others are
 	// defaults).
-	Saved            []onramp.StepKey
-	PhotoURL         string
-	TitleSuggestions []string
-	Streams          []onramp.Stream
-	Sounds           []string
+	Saved []onramp.StepKey
 }
 
 // MarshalJSON puts each step's settings at the top level, under its key:
@@ -53,11 +51,13 @@ func (s *Server) loadSettings(ctx context.Context, rep *onramp.User) (*SettingsR
 		return nil, err
 	}
 	out := &SettingsResponse{
-		Steps:            onramp.SavedOrDefault(saved, onramp.SettingsDefaults{Streams: streams}),
-		Saved:            []onramp.StepKey{},
-		TitleSuggestions: onramp.TitleSuggestions(org.Name),
-		Streams:          streams,
-		Sounds:           onramp.Sounds(),
+		Settings: web.Settings{
+			Steps:            onramp.SavedOrDefault(saved, onramp.SettingsDefaults{Streams: streams}),
+			TitleSuggestions: onramp.TitleSuggestions(org.Name),
+			Streams:          streams,
+			Sounds:           onramp.Sounds(),
+		},
+		Saved: []onramp.StepKey{},
 	}
 	for k := range saved {
 		out.Saved = append(out.Saved, k)

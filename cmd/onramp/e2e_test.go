@@ -633,11 +633,38 @@ func TestStuckRetry(t *testing.T) {
 		BEGIN RAISE EXCEPTION 'could not extend file "base/16384/rep_settings": No space left on device'; END $$`)
 	exec(`CREATE TRIGGER test_full_disk BEFORE INSERT OR UPDATE ON rep_settings FOR EACH ROW
 		WHEN (NEW.step = 'profile') EXECUTE FUNCTION test_full_disk()`)
+	repStream, adminStream := streamLines(t, rep), streamLines(t, admin)
 	r := rep.submitProfile("Kath", "Johnson", "Expert", "me.png", pngBytes(t, 40, 40))
 	var p onramp.Progress
 	_ = json.Unmarshal(r.Body, &p)
 	if r.Status != http.StatusAccepted || p.Step(onramp.StepProfile).Status != onramp.StatusStuck {
 		t.Fatalf("profile with a failing store: %d %s", r.Status, r.Body)
+	}
+	// The live events of the stuck step: the admin's carry the database's
+	// words, the rep's do not.
+	stuckEvent := func(lines <-chan string) string {
+		t.Helper()
+		var data string
+		waitFor(t, "the stuck step's live event", 10*time.Second, func() bool {
+			for {
+				select {
+				case l := <-lines:
+					if d, ok := strings.CutPrefix(l, "data: "); ok && strings.Contains(d, `"stuck"`) {
+						data = d
+						return true
+					}
+				default:
+					return false
+				}
+			}
+		})
+		return data
+	}
+	if d := stuckEvent(adminStream); !strings.Contains(d, "No space left") {
+		t.Errorf("the admin's live event lacks the failure's detail: %s", d)
+	}
+	if d := stuckEvent(repStream); strings.Contains(d, "No space left") || strings.Contains(d, "last_error") {
+		t.Errorf("the rep's live event shows the failure's detail: %s", d)
 	}
 	// The rep is told what happens next, never the database's words.
 	if s := p.Step(onramp.StepProfile); s.LastError != "" || strings.Contains(string(r.Body), "No space left") || !strings.Contains(s.Message, "Support has been alerted") {
