@@ -52,6 +52,9 @@ Usage:
   onramp loadgen onboarding [flags]
                            N reps onboarding concurrently through the HTTP API of a running
                            onramp dev, against a bare Temporal workflow on the same server
+  onramp loadgen sse -target onramp|centrifugo [flags]
+                           N SSE clients held by one server: memory per connection, and the
+                           fan-out's publish -> received latency and notifications/s
 
 `
 
@@ -71,6 +74,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	switch cmd {
 	case "dev", "serve", "worker", "migrate":
 	case "loadgen":
+		if len(rest) > 0 && rest[0] == "sse" {
+			return loadgen.SSEMain(ctx, rest[1:], stdout)
+		}
 		return loadgen.Main(ctx, rest, getenv, stdout)
 	default:
 		return fmt.Errorf("unknown command %q (try onramp --help)", cmd)
