@@ -95,3 +95,19 @@ type RateLimiter interface {
 	// window (to count failures only: count first, refund on success).
 	Refund(ctx context.Context, key string, window time.Duration) error
 }
+
+// Presence says which reps have their console open, across every API
+// instance.
+type Presence interface {
+	// Beat marks one console connection of a rep online for ttl.
+	Beat(ctx context.Context, orgID, repID, conn string, ttl time.Duration) error
+	// Leave marks it offline.
+	Leave(ctx context.Context, orgID, repID, conn string) error
+	// Online lists the reps of an org with a console open.
+	Online(ctx context.Context, orgID string) ([]string, error)
+}
+
+// PushSender sends mobile push notifications.
+type PushSender interface {
+	Send(ctx context.Context, p Push) error
+}

@@ -409,13 +409,16 @@ func scanConversation(row pgx.Row) (*onramp.Conversation, error) {
 	return &c, nil
 }
 
-// StartConversation opens a conversation for a visitor of the org whose
-// slug is orgSlug, with its first message if any, and tells the online
-// ready reps (a waiting_for_rep notification). Returns the conversation,
-// the visitor's token (shown once), and the events to publish. ENOTFOUND
-// for an unknown org.
-func (s *Store) StartConversation(ctx context.Context, orgSlug string, nc onramp.NewConversation, online []string) (*onramp.Conversation, string, []onramp.Event, error) {
+// StartConversation opens a conversation for a visitor of org orgID, with
+// its first message if any, and tells the online ready reps (a
+// waiting_for_rep notification). Returns the conversation, the visitor's
+// token (shown once), and the events to publish. ENOTFOUND for an unknown
+// org.
+func (s *Store) StartConversation(ctx context.Context, orgID string, nc onramp.NewConversation, online []string) (*onramp.Conversation, string, []onramp.Event, error) {
 	const op = "postgres.StartConversation"
+	if !validUUID(orgID) {
+		return nil, "", nil, notFoundf(op, "Chat not found.")
+	}
 	if err := nc.Validate(); err != nil {
 		return nil, "", nil, wrap(op, err, "")
 	}
@@ -426,10 +429,6 @@ func (s *Store) StartConversation(ctx context.Context, orgSlug string, nc onramp
 	var c *onramp.Conversation
 	var events []onramp.Event
 	err = s.inTx(ctx, op, "Chat not found.", func(ctx context.Context, tx pgx.Tx) error {
-		var orgID string
-		if err := tx.QueryRow(ctx, `SELECT id FROM orgs WHERE slug = $1`, orgSlug).Scan(&orgID); err != nil {
-			return err
-		}
 		var id string
 		if err := tx.QueryRow(ctx, `
 			INSERT INTO conversations (org_id, visitor_id, visitor_name, token_hash)

@@ -264,7 +264,7 @@ func TestAcceptConversationOnce(t *testing.T) {
 	f := mustRealtime(t)
 	ctx := context.Background()
 	for round := range 20 {
-		c, token, events, err := f.store.StartConversation(ctx, "acme", onramp.NewConversation{Name: "Ada", Message: "Hello?"}, []string{f.rep.ID, f.rep2.ID})
+		c, token, events, err := f.store.StartConversation(ctx, f.org.ID, onramp.NewConversation{Name: "Ada", Message: "Hello?"}, []string{f.rep.ID, f.rep2.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,15 +302,15 @@ func TestAcceptConversationOnce(t *testing.T) {
 func TestConversation(t *testing.T) {
 	f := mustRealtime(t)
 	ctx := context.Background()
-	c, _, _, err := f.store.StartConversation(ctx, "acme", onramp.NewConversation{VisitorID: "v9", Name: "Ada"}, nil)
+	c, _, _, err := f.store.StartConversation(ctx, f.org.ID, onramp.NewConversation{VisitorID: "v9", Name: "Ada"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := f.store.StartConversation(ctx, "nope", onramp.NewConversation{}, nil); onramp.ErrorCode(err) != onramp.ENOTFOUND {
+	if _, _, _, err := f.store.StartConversation(ctx, "00000000-0000-0000-0000-000000000000", onramp.NewConversation{}, nil); onramp.ErrorCode(err) != onramp.ENOTFOUND {
 		t.Errorf("unknown org: %v", err)
 	}
 	// The token opens this conversation only.
-	c2, token2, _, _ := f.store.StartConversation(ctx, "acme", onramp.NewConversation{}, nil)
+	c2, token2, _, _ := f.store.StartConversation(ctx, f.org.ID, onramp.NewConversation{}, nil)
 	if _, err := f.store.ConversationByToken(ctx, c.ID, token2); onramp.ErrorCode(err) != onramp.ENOTFOUND {
 		t.Errorf("another conversation's token: %v", err)
 	}
@@ -370,11 +370,11 @@ func TestConversation(t *testing.T) {
 func TestEscalateWaiting(t *testing.T) {
 	f := mustRealtime(t)
 	ctx := context.Background()
-	c, _, _, err := f.store.StartConversation(ctx, "acme", onramp.NewConversation{}, nil)
+	c, _, _, err := f.store.StartConversation(ctx, f.org.ID, onramp.NewConversation{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	accepted, _, _, _ := f.store.StartConversation(ctx, "acme", onramp.NewConversation{}, nil)
+	accepted, _, _, _ := f.store.StartConversation(ctx, f.org.ID, onramp.NewConversation{}, nil)
 	if _, _, err := f.store.AcceptConversation(ctx, f.org.ID, accepted.ID, f.rep.ID); err != nil {
 		t.Fatal(err)
 	}
