@@ -24,7 +24,10 @@ type SessionEnded struct {
 }
 
 // Event is something that happened in an org, fanned out to every API
-// instance (and from there to SSE clients).
+// instance (and from there to SSE clients). An event with a Feed was first
+// appended to that feed in Postgres, as its Seq-th entry: a client that
+// missed it reads it back from there (docs/REALTIME.md). An event without
+// one is live only (typing, internal signals).
 type Event struct {
 	ID    string          `json:"id"`
 	OrgID string          `json:"org_id"`
@@ -32,7 +35,38 @@ type Event struct {
 	RepID string          `json:"rep_id,omitempty"`
 	At    time.Time       `json:"at"`
 	Data  json.RawMessage `json:"data,omitempty"`
+	Feed  string          `json:"feed,omitempty"`
+	Seq   int64           `json:"seq,omitempty"`
 }
+
+// Feeds: who reads what (docs/REALTIME.md).
+
+// UserFeed is a user's own feed: their notifications, their chats'
+// messages, their onboarding events.
+func UserFeed(userID string) string { return "user:" + userID }
+
+// OrgFeed is the feed of an org's admins and support: every rep's
+// onboarding events.
+func OrgFeed(orgID string) string { return "org:" + orgID }
+
+// ConversationFeed is what the visitor of a conversation reads.
+func ConversationFeed(convID string) string { return "conv:" + convID }
+
+// More event types.
+const (
+	// EventNotification tells a rep about a visitor. Data: Notification.
+	EventNotification = "notification"
+	// EventChatMessage is a chat message. Data: ChatMessage.
+	EventChatMessage = "chat.message"
+	// EventChatState is a conversation's new state (accepted, ended).
+	// Data: Conversation.
+	EventChatState = "chat.state"
+	// EventChatTyping is live only: someone is typing. Data: ChatTyping.
+	EventChatTyping = "chat.typing"
+	// EventChatTaken is live only, for the org: a waiting conversation
+	// was accepted, and other reps drop it. Data: Conversation.
+	EventChatTaken = "chat.taken"
+)
 
 // EventBus publishes events to every API instance.
 type EventBus interface {
@@ -60,4 +94,20 @@ type RateLimiter interface {
 	// Refund takes back one attempt that Allow counted in the current
 	// window (to count failures only: count first, refund on success).
 	Refund(ctx context.Context, key string, window time.Duration) error
+}
+
+// Presence says which reps have their console open, across every API
+// instance.
+type Presence interface {
+	// Beat marks one console connection of a rep online for ttl.
+	Beat(ctx context.Context, orgID, repID, conn string, ttl time.Duration) error
+	// Leave marks it offline.
+	Leave(ctx context.Context, orgID, repID, conn string) error
+	// Online lists the reps of an org with a console open.
+	Online(ctx context.Context, orgID string) ([]string, error)
+}
+
+// PushSender sends mobile push notifications.
+type PushSender interface {
+	Send(ctx context.Context, p Push) error
 }

@@ -28,6 +28,20 @@ func (t StepTransition) ForRep() StepTransition {
 	return t
 }
 
+// EventTypes are the types of the events announcing t: onboarding.step,
+// onboarding.stuck when the step became stuck (the admins' alert),
+// onboarding.finished when the rep is ready.
+func (t *StepTransition) EventTypes() []string {
+	types := []string{EventStepChanged}
+	if t.Step.Status == StatusStuck && t.From != StatusStuck {
+		types = append(types, EventStepStuck)
+	}
+	if t.Finished && t.Step.Key == StepFinish {
+		types = append(types, EventOnboardingFinished)
+	}
+	return types
+}
+
 // StepRecord is what one onboarding transition writes, in one transaction:
 // the settings the step carries (if any), the projection rows and the
 // step-event log. Writing the same record twice changes nothing (the

@@ -29,6 +29,9 @@ type Stream struct {
 	Key     string `json:"key"`
 	Name    string `json:"name"`
 	Builtin bool   `json:"builtin"`
+	// Rules (admin-defined streams): a visitor event belongs to the
+	// stream when it meets every one. None: the stream gets nothing.
+	Rules []StreamRule `json:"rules,omitempty"`
 }
 
 // MaxStreamKeyLen is the longest stream key, in bytes (keys are ASCII).
@@ -51,6 +54,7 @@ func (s *Stream) Validate() error {
 	if s.Name, msg = CleanText("Name", s.Name, MaxNameLen, true); msg != "" {
 		f["name"] = msg
 	}
+	validateRules(s.Rules, f)
 	if err := FieldErrors(f); err != nil {
 		return err
 	}

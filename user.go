@@ -52,6 +52,9 @@ type Org struct {
 	CreatedAt         time.Time `json:"created_at"`
 }
 
+// MaxEmailLen is the longest email address, in bytes (RFC 5321).
+const MaxEmailLen = 254
+
 // MaxOrgNameLen and MaxUserNameLen bound names, in characters.
 const (
 	MaxOrgNameLen  = 160
@@ -118,7 +121,7 @@ const MinPasswordLen = 10
 func (u *NewUser) Validate() error {
 	f := map[string]string{}
 	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
-	if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email || len(u.Email) > 254 {
+	if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email || len(u.Email) > MaxEmailLen {
 		f["email"] = "Enter a valid email address."
 	}
 	var msg string

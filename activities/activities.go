@@ -14,7 +14,9 @@ import (
 // StepRecorder is what the activities need of the store: the projection's
 // one write.
 type StepRecorder interface {
-	RecordStep(ctx context.Context, r onramp.StepRecord) error
+	// RecordStepEvents writes r and returns the events appended to the
+	// feeds for its new transitions, to publish.
+	RecordStepEvents(ctx context.Context, r onramp.StepRecord) ([]onramp.Event, error)
 }
 
 // Activities holds what the activities need.

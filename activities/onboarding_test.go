@@ -112,15 +112,23 @@ func TestRecordStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Published != 2 {
-		t.Errorf("queued %d events, want onboarding.step and onboarding.stuck", res.Published)
+	if res.Published != 4 {
+		t.Errorf("queued %d events, want onboarding.step and onboarding.stuck, each on the rep's and the org's feed", res.Published)
 	}
 	if got := f.events(t, 2); !got[onramp.EventStepChanged] || !got[onramp.EventStepStuck] {
 		t.Errorf("events: %v", got)
 	}
+	// Each is in its feed, to be read again by a client that missed it.
+	for _, feed := range []string{onramp.UserFeed(f.rep.ID), onramp.OrgFeed(f.rep.OrgID)} {
+		entries, gone, err := f.store.FeedSince(ctx, f.rep.OrgID, feed, 0, 10)
+		if err != nil || gone || len(entries) != 2 || entries[0].Type != onramp.EventStepChanged || entries[1].Type != onramp.EventStepStuck || entries[1].Seq != 2 {
+			t.Fatalf("feed %s: %+v gone=%v %v", feed, entries, gone, err)
+		}
+	}
 
-	if _, err := a.RecordStep(ctx, activities.RecordStepInput{Record: rec}); err != nil {
-		t.Fatal(err)
+	// Recorded again (a retried activity): nothing new to append or publish.
+	if res, err := a.RecordStep(ctx, activities.RecordStepInput{Record: rec}); err != nil || res.Published != 0 {
+		t.Fatalf("recording again: published %d, %v", res.Published, err)
 	}
 	ev, err := f.store.StepEvents(ctx, f.rep.OrgID, f.rep.ID)
 	if err != nil || len(ev) != 1 {

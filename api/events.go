@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,93 +15,307 @@ import (
 )
 
 // SSE timings: a comment every heartbeat keeps idle streams open through
-// proxies and checks that the session is still valid; a write that takes
-// longer than writeTimeout (a stalled client) ends the stream.
+// proxies, checks that the session is still valid and keeps a console's
+// rep online; a write that takes longer than writeTimeout (a stalled
+// client) ends the stream.
 var (
 	sseHeartbeat    = 15 * time.Second
 	sseWriteTimeout = 10 * time.Second
+	presenceTTL     = 45 * time.Second
 )
 
-// events is GET /api/v1/events: Server-Sent Events of the caller's org,
-// fanned out from the event bus. A rep gets only their own events, without
-// the detail of failures; admins and support get the org's. The stream
-// ends when its session does: signed out (at once, on every instance),
-// expired, or the user disabled (at the next heartbeat).
+// maxCatchUp bounds how many entries one stream reads back before it tells
+// the client to refetch instead.
+const maxCatchUp = 5000
+
+// stream is one SSE response reading feeds from positions cur
+// (docs/REALTIME.md). Its "id:" is the cursor: every feed's position,
+// joined with ".".
+type stream struct {
+	s     *Server
+	c     *gin.Context
+	rc    *http.ResponseController
+	orgID string
+	feeds []string
+	cur   []int64
+	// visible says whether a live event without a feed is for this
+	// client, and what to send of it (nil: nothing).
+	visible func(e onramp.Event) *onramp.Event
+	// redact strips what this client may not see of a feed entry.
+	redact func(e onramp.Event) onramp.Event
+	// ended is set (by visible) when the stream must end.
+	ended bool
+}
+
+// cursor is the stream's position as its SSE id.
+func (st *stream) cursor() string {
+	parts := make([]string, len(st.cur))
+	for i, n := range st.cur {
+		parts[i] = strconv.FormatInt(n, 10)
+	}
+	return strings.Join(parts, ".")
+}
+
+// parseCursor reads a client's position: Last-Event-ID (EventSource sends
+// it on its reconnects), else ?last_event_id= (a page that reloads).
+// Returns nil when there is none; EBADREQUEST when it is not one number
+// per feed.
+func parseCursor(c *gin.Context, n int) ([]int64, error) {
+	raw := c.GetHeader("Last-Event-ID")
+	if raw == "" {
+		raw = c.Query("last_event_id")
+	}
+	if raw == "" {
+		return nil, nil
+	}
+	bad := onramp.Errorf(onramp.EBADREQUEST, "Last-Event-ID must be the id of an event of this stream.")
+	parts := strings.Split(raw, ".")
+	if len(raw) > 200 || len(parts) != n {
+		return nil, bad
+	}
+	cur := make([]int64, n)
+	for i, p := range parts {
+		v, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || v < 0 {
+			return nil, bad
+		}
+		cur[i] = v
+	}
+	return cur, nil
+}
+
+// write sends one frame within sseWriteTimeout; false ends the stream.
+func (st *stream) write(frame string) bool {
+	if err := st.rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout)); err != nil {
+		return false
+	}
+	if _, err := fmt.Fprint(st.c.Writer, frame); err != nil {
+		return false
+	}
+	return st.rc.Flush() == nil
+}
+
+// send writes one event; a feed entry carries the cursor after it.
+func (st *stream) send(e onramp.Event) bool {
+	id := ""
+	if e.Feed != "" {
+		id = "id: " + st.cursor() + "\n"
+	}
+	return st.write(fmt.Sprintf("%sevent: %s\ndata: %s\n\n", id, e.Type, mustJSON(e)))
+}
+
+// reset tells the client it cannot catch up (its position is older than
+// what is kept, or not of these feeds): it refetches its state and
+// carries on from the current position.
+func (st *stream) reset(ctx context.Context) bool {
+	heads, err := st.s.Feeds.FeedHeads(ctx, st.orgID, st.feeds)
+	if err != nil {
+		return false
+	}
+	st.cur = heads
+	return st.write(fmt.Sprintf("id: %s\nevent: reset\ndata: {}\n\n", st.cursor()))
+}
+
+// catchUp sends feed i's entries after the stream's position in it, from
+// Postgres. false ends the stream.
+func (st *stream) catchUp(ctx context.Context, i int) bool {
+	sent := 0
+	for {
+		entries, gone, err := st.s.Feeds.FeedSince(ctx, st.orgID, st.feeds[i], st.cur[i], 0)
+		if err != nil {
+			st.s.log.Warn("sse catch-up", "feed", st.feeds[i], "err", err)
+			return false // the client reconnects and tries again
+		}
+		if gone || sent > maxCatchUp {
+			return st.reset(ctx)
+		}
+		if len(entries) == 0 {
+			return true
+		}
+		for _, e := range entries {
+			st.cur[i] = e.Seq
+			if !st.send(st.redact(e)) {
+				return false
+			}
+		}
+		sent += len(entries)
+	}
+}
+
+// serve runs the stream: subscribe first (so that nothing published after
+// the reads below is missed), catch up from the client's position or
+// start at the current one, then relay live events in seq order, reading
+// any gap back from Postgres. It returns when the client goes, the
+// server shuts down, the bus drops the subscription (the client
+// reconnects with its cursor), or stop says so.
+func (st *stream) serve(ctx context.Context, from []int64, tick func() bool, stop <-chan time.Time) {
+	sub, err := st.s.Bus.Subscribe(ctx, st.orgID)
+	if err != nil {
+		fail(st.c, err)
+		return
+	}
+	defer sub.Close()
+	h := st.c.Writer.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	st.c.Status(http.StatusOK)
+	if !st.write("retry: 3000\n: connected\n\n") {
+		return
+	}
+	if from == nil {
+		// A new client: it read its state just before, and starts now.
+		heads, err := st.s.Feeds.FeedHeads(ctx, st.orgID, st.feeds)
+		if err != nil {
+			st.s.log.Warn("sse heads", "err", err)
+			return
+		}
+		st.cur = heads
+	} else {
+		st.cur = from
+		for i := range st.feeds {
+			if !st.catchUp(ctx, i) {
+				return
+			}
+		}
+	}
+	if !st.write(fmt.Sprintf("id: %s\nevent: ready\ndata: {}\n\n", st.cursor())) {
+		return
+	}
+	t := time.NewTicker(sseHeartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-st.s.streams.Done():
+			return // shutting down: the client reconnects to another instance
+		case <-stop:
+			return
+		case <-t.C:
+			if !tick() || !st.write(": ping\n\n") {
+				return
+			}
+		case e, ok := <-sub.C():
+			if !ok {
+				return // dropped as too slow, or the bus reconnected: the client resumes from its cursor
+			}
+			if !st.relay(ctx, e) || st.ended {
+				return
+			}
+		}
+	}
+}
+
+// relay sends one live event if it is this stream's and new.
+func (st *stream) relay(ctx context.Context, e onramp.Event) bool {
+	if e.Feed == "" {
+		if v := st.visible(e); v != nil {
+			return st.send(*v)
+		}
+		return true
+	}
+	i := -1
+	for j, f := range st.feeds {
+		if f == e.Feed {
+			i = j
+		}
+	}
+	switch {
+	case i < 0, e.Seq <= st.cur[i]:
+		return true // not ours, or sent already
+	case e.Seq > st.cur[i]+1:
+		return st.catchUp(ctx, i) // something in between was lost on the way
+	}
+	st.cur[i] = e.Seq
+	return st.send(st.redact(e))
+}
+
+// events is GET /api/v1/events: the caller's live events, as Server-Sent
+// Events. A rep reads their own feed (notifications, their chats, their
+// onboarding, without failures' detail); admins and support also the
+// org's (every rep's onboarding). With ?console=1 a rep is online (for
+// Waiting for a Rep) while the stream is open. The stream ends when its
+// session does: signed out (at once, on every instance), expired, or the
+// user disabled (at the next heartbeat).
 func (s *Server) events(c *gin.Context) {
 	sess := sessionOf(c)
 	u := &sess.User
 	token, _ := c.Cookie(sessionCookie)
 	handle := sessionHandle(token)
 	ctx := c.Request.Context()
-	sub, err := s.Bus.Subscribe(ctx, u.OrgID)
+	st := &stream{s: s, c: c, rc: http.NewResponseController(c.Writer), orgID: u.OrgID, feeds: []string{onramp.UserFeed(u.ID)}}
+	if u.Role != onramp.RoleRep {
+		st.feeds = append(st.feeds, onramp.OrgFeed(u.OrgID))
+	}
+	from, err := parseCursor(c, len(st.feeds))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	defer sub.Close()
-	rc := http.NewResponseController(c.Writer)
-	h := c.Writer.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	c.Status(http.StatusOK)
-	// write sends one frame within sseWriteTimeout; false ends the stream.
-	write := func(frame string) bool {
-		if err := rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout)); err != nil {
-			return false
+	st.redact = func(e onramp.Event) onramp.Event {
+		if u.Role == onramp.RoleRep && strings.HasPrefix(e.Type, "onboarding.") {
+			return forRep(e)
 		}
-		if _, err := fmt.Fprint(c.Writer, frame); err != nil {
-			return false
+		return e
+	}
+	st.visible = func(e onramp.Event) *onramp.Event {
+		switch {
+		case e.Type == onramp.EventSessionEnded:
+			var se onramp.SessionEnded
+			if json.Unmarshal(e.Data, &se) == nil && se.Session == handle {
+				st.ended = true
+			}
+			return nil
+		case strings.HasPrefix(e.Type, "session."):
+			return nil // internal to the API instances
+		case e.Type == onramp.EventChatTaken:
+			return &e // every rep drops it from their waiting list
+		case e.Type == onramp.EventChatTyping:
+			var t onramp.ChatTyping
+			if e.RepID == u.ID && json.Unmarshal(e.Data, &t) == nil && t.Sender == onramp.SenderVisitor {
+				return &e
+			}
+			return nil
+		case strings.HasPrefix(e.Type, "onboarding."): // a stuck alert sent before it could be written
+			if u.Role != onramp.RoleRep {
+				return &e
+			}
+			if e.RepID == u.ID {
+				r := forRep(e)
+				return &r
+			}
 		}
-		return rc.Flush() == nil
+		return nil
 	}
-	if !write("retry: 3000\n: connected\n\n") {
-		return
+	console := u.Role == onramp.RoleRep && c.Query("console") == "1"
+	conn := newID()
+	beat := func() bool {
+		if !console {
+			return true
+		}
+		if err := s.Presence.Beat(ctx, u.OrgID, u.ID, conn, presenceTTL); err != nil {
+			s.log.Warn("presence", "err", err)
+		}
+		return true
 	}
-	tick := time.NewTicker(sseHeartbeat)
-	defer tick.Stop()
+	if console {
+		beat()
+		defer func() {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+			_ = s.Presence.Leave(lctx, u.OrgID, u.ID, conn)
+		}()
+	}
 	expires := time.NewTimer(time.Until(sess.ExpiresAt))
 	defer expires.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.streams.Done():
-			return // shutting down: the client reconnects to another instance
-		case <-expires.C:
-			return
-		case <-tick.C:
-			if _, err := s.Users.FindSession(ctx, token); onramp.ErrorCode(err) == onramp.EUNAUTHORIZED {
-				return // signed out, expired or disabled meanwhile
-			}
-			if !write(": ping\n\n") {
-				return
-			}
-		case e, ok := <-sub.C():
-			if !ok {
-				return // dropped as too slow, or the bus closed: the client reconnects
-			}
-			if e.Type == onramp.EventSessionEnded {
-				var se onramp.SessionEnded
-				if json.Unmarshal(e.Data, &se) == nil && se.Session == handle {
-					return
-				}
-				continue
-			}
-			if strings.HasPrefix(e.Type, "session.") {
-				continue // internal to the API instances
-			}
-			if u.Role == onramp.RoleRep {
-				if e.RepID != u.ID {
-					continue
-				}
-				e = forRep(e)
-			}
-			if !write(fmt.Sprintf("id: %s\nevent: %s\ndata: %s\n\n", e.ID, e.Type, mustJSON(e))) {
-				return
-			}
+	tick := func() bool {
+		if _, err := s.Users.FindSession(ctx, token); onramp.ErrorCode(err) == onramp.EUNAUTHORIZED {
+			return false // signed out, expired or disabled meanwhile
 		}
+		return beat()
 	}
+	st.serve(ctx, from, tick, expires.C)
 }
 
 // forRep strips what a rep may not see from an onboarding event: the

@@ -45,6 +45,29 @@ func (s *Server) routes() {
 	authed.DELETE("/session", limitBody(noBody), s.logout)
 	authed.GET("/me", s.me)
 	authed.GET("/events", s.events)
+	authed.GET("/notifications", s.notifications)
+
+	// Visitor events, from the org's website (API key).
+	v1.POST("/visitor-events", limitBody(visitorEventsLimit), s.apiKey, s.visitorEvents)
+
+	// Chat: the visitor's side (public, the conversation's token), then
+	// the rep's.
+	chat := v1.Group("/chat", publicCORS)
+	chat.OPTIONS("/*any", func(*gin.Context) {})
+	chat.POST("/:org/conversations", limitBody(jsonLimit), s.startChat)
+	visitor := chat.Group("/conversations/:id", s.visitorConversation)
+	visitor.GET("", s.visitorGet)
+	visitor.GET("/events", s.visitorStream)
+	visitor.POST("/messages", limitBody(jsonLimit), s.visitorMessage)
+	visitor.POST("/typing", limitBody(noBody), s.visitorTyping)
+	visitor.POST("/end", limitBody(noBody), s.visitorEnd)
+	convs := authed.Group("/conversations", s.role(onramp.RoleRep))
+	convs.GET("", s.listConversations)
+	convs.GET("/:id", s.getConversation)
+	convs.POST("/:id/accept", limitBody(noBody), s.acceptConversation)
+	convs.POST("/:id/messages", limitBody(jsonLimit), s.repMessage)
+	convs.POST("/:id/typing", limitBody(noBody), s.repTyping)
+	convs.POST("/:id/end", limitBody(noBody), s.repEnd)
 
 	reps := authed.Group("/reps/:rep", s.rep)
 	reps.GET("/onboarding", s.progress)
@@ -72,6 +95,9 @@ func (s *Server) routes() {
 	admin.POST("/reps/:rep/steps/:step/reset", limitBody(noBody), s.rep, s.resetStep)
 	admin.GET("/streams", s.listStreams)
 	admin.POST("/streams", limitBody(jsonLimit), s.createStream)
+	admin.GET("/api-keys", s.listAPIKeys)
+	admin.POST("/api-keys", limitBody(jsonLimit), s.createAPIKey)
+	admin.DELETE("/api-keys/:id", limitBody(noBody), s.revokeAPIKey)
 
 	support := authed.Group("/support", s.role(onramp.RoleSupport, onramp.RoleAdmin))
 	support.GET("/stuck", s.stuck)

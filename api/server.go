@@ -84,6 +84,11 @@ type Config struct {
 	Photos     Photos
 	Streams    Streams
 	Onboarding Onboarding
+	Feeds      Feeds
+	Realtime   Realtime
+	Chats      Chats
+	Keys       APIKeys
+	Presence   onramp.Presence
 	Bus        onramp.EventBus
 	Limiter    onramp.RateLimiter
 	Checks     []Check

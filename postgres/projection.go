@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,11 +49,20 @@ func checkRecord(r *onramp.StepRecord) error {
 // photo is missing), EINVALID for unknown steps or statuses or invalid
 // settings.
 func (s *Store) RecordStep(ctx context.Context, r onramp.StepRecord) error {
+	_, err := s.RecordStepEvents(ctx, r)
+	return err
+}
+
+// RecordStepEvents is RecordStep that also appends each new transition's
+// events to the rep's feed and to the org's (admins and support), in the
+// same transaction, and returns them to publish. A transition recorded
+// before appends nothing again.
+func (s *Store) RecordStepEvents(ctx context.Context, r onramp.StepRecord) ([]onramp.Event, error) {
 	const op = "postgres.RecordStep"
 	ctx, cancel := s.db.bound(ctx)
 	defer cancel()
 	if err := checkRecord(&r); err != nil {
-		return wrap(op, err, "")
+		return nil, wrap(op, err, "")
 	}
 	var at time.Time
 	for _, t := range r.Transitions {
@@ -66,17 +77,51 @@ func (s *Store) RecordStep(ctx context.Context, r onramp.StepRecord) error {
 	if r.Settings != nil {
 		at = orNow(at)
 		if err := queueSettings(b, r.OrgID, r.RepID, r.Settings, &at); err != nil {
-			return wrap(op, err, "")
+			return nil, wrap(op, err, "")
 		}
 	}
+	var feeds []int // the statements that append to feeds, by position
 	for _, t := range r.Transitions {
 		queueTransition(b, r.OrgID, r.RepID, r.WorkflowID, t)
+		feeds = append(feeds, b.Len()-1)
 	}
 	if r.RepStatus != "" {
 		b.Queue(qSetUserStatus, r.RepID, r.OrgID, r.RepStatus)
 	}
-	err := s.db.pool.SendBatch(ctx, b).Close()
-	return wrap(op, err, "Rep not found.")
+	br := s.db.pool.SendBatch(ctx, b)
+	var events []onramp.Event
+	for i := range b.Len() {
+		if !slices.Contains(feeds, i) {
+			if _, err := br.Exec(); err != nil {
+				_ = br.Close()
+				return nil, wrap(op, err, "Rep not found.")
+			}
+			continue
+		}
+		rows, _ := br.Query()
+		var e onramp.Event
+		_, err := pgx.ForEachRow(rows, []any{&e.Feed, &e.Type, &e.Seq, &e.Data, &e.At}, func() error {
+			ev := e
+			ev.OrgID, ev.RepID = r.OrgID, r.RepID
+			ev.Data = append([]byte(nil), e.Data...)
+			events = append(events, feedEvent(ev))
+			return nil
+		})
+		if err != nil {
+			_ = br.Close()
+			return nil, wrap(op, err, "Rep not found.")
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, wrap(op, err, "Rep not found.")
+	}
+	slices.SortFunc(events, func(a, b onramp.Event) int {
+		if c := strings.Compare(a.Feed, b.Feed); c != 0 {
+			return c
+		}
+		return int(a.Seq - b.Seq)
+	})
+	return events, nil
 }
 
 // queueRepInOrg queues the check that fails the batch (ENOTFOUND) unless
@@ -129,11 +174,20 @@ func queueTransition(b *pgx.Batch, orgID, repID, workflowID string, t onramp.Ste
 		WHERE s.org_id = EXCLUDED.org_id AND s.seq < EXCLUDED.seq`
 	b.Queue(qStep, repID, st.Key, orgID, st.Key.Index(), st.Status, st.Required, st.Attempts,
 		st.LastError, st.Message, st.StartedAt, st.CompletedAt, updated, t.Seq)
+	// The step-event log's row, once per seq; only when it is new, the
+	// transition's events appended to the rep's and the org's feeds.
 	const qEvent = `
-		INSERT INTO onboarding_events (org_id, rep_id, seq, step, from_status, to_status, error, message, at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (rep_id, seq) DO NOTHING`
-	b.Queue(qEvent, orgID, repID, t.Seq, st.Key, t.From, st.Status, st.LastError, st.Message, at)
+		WITH ev AS (
+			INSERT INTO onboarding_events (org_id, rep_id, seq, step, from_status, to_status, error, message, at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (rep_id, seq) DO NOTHING
+			RETURNING 1)
+		SELECT f.feed, t.typ, onramp_feed_append(f.feed, $1, t.typ, $2, $10, $9), $10::jsonb, $9::timestamptz
+		FROM ev, unnest($11::text[]) WITH ORDINALITY AS t(typ, i), unnest($12::text[]) WITH ORDINALITY AS f(feed, j)
+		ORDER BY i, j`
+	data, _ := json.Marshal(t) // a transition always marshals
+	b.Queue(qEvent, orgID, repID, t.Seq, st.Key, t.From, st.Status, st.LastError, st.Message, at,
+		data, t.EventTypes(), []string{onramp.UserFeed(repID), onramp.OrgFeed(orgID)})
 }
 
 // Progress rebuilds a rep's onboarding from the projection: the steps in

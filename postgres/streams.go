@@ -2,8 +2,7 @@ package postgres
 
 import (
 	"context"
-
-	"github.com/jackc/pgx/v5"
+	"encoding/json"
 
 	"github.com/onramp/onramp"
 )
@@ -18,12 +17,7 @@ func (s *Store) Streams(ctx context.Context, orgID string) ([]onramp.Stream, err
 	if !validUUID(orgID) {
 		return streams, nil
 	}
-	rows, _ := s.db.pool.Query(ctx, `SELECT key, name FROM streams WHERE org_id = $1 ORDER BY created_at, key`, orgID)
-	var st onramp.Stream
-	_, err := pgx.ForEachRow(rows, []any{&st.Key, &st.Name}, func() error {
-		streams = append(streams, onramp.Stream{Key: st.Key, Name: st.Name})
-		return nil
-	})
+	streams, err := streamsOf(ctx, s.db.pool, orgID)
 	if err != nil {
 		return nil, wrap(op, err, "")
 	}
@@ -43,6 +37,13 @@ func (s *Store) CreateStream(ctx context.Context, orgID string, st onramp.Stream
 	if !validUUID(orgID) {
 		return notFoundf(op, "Org not found.")
 	}
-	_, err := s.db.pool.Exec(ctx, `INSERT INTO streams (org_id, key, name) VALUES ($1, $2, $3)`, orgID, st.Key, st.Name)
+	rules, err := json.Marshal(st.Rules)
+	if err != nil {
+		return wrap(op, err, "")
+	}
+	if st.Rules == nil {
+		rules = []byte("[]")
+	}
+	_, err = s.db.pool.Exec(ctx, `INSERT INTO streams (org_id, key, name, rules) VALUES ($1, $2, $3, $4)`, orgID, st.Key, st.Name, rules)
 	return wrap(op, err, "Org not found.")
 }

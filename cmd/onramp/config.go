@@ -33,6 +33,8 @@ var settings = []setting{
 	{"ONRAMP_SECRET_KEY", "", "base64 of 32 bytes: signs the device cookies that exempt a rep's known browsers from sign-in lockouts (and will encrypt OAuth tokens); required by serve and worker (dev keeps one in ONRAMP_DATA_DIR)", true},
 	{"ONRAMP_TEMPORAL_TIMEOUT", "15s", "deadline of each API call into Temporal; past it the API answers 503", false},
 	{"ONRAMP_DB_TIMEOUT", "5s", "deadline of each database call; during an outage the API answers 503 within it", false},
+	{"ONRAMP_FEED_RETENTION", "168h", "how long notifications, chat events and onboarding events stay readable for clients that reconnect (older: the client refetches its state); visitor event IDs are deduplicated for as long", false},
+	{"ONRAMP_WAIT_ESCALATE", "2m", "a visitor waiting for a rep this long with nobody accepting: the org's admins are notified", false},
 	{"ONRAMP_TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is trusted (rate limits per client)", false},
 	{"ONRAMP_DATA_DIR", ".data", "dev: Temporal's SQLite files, the dev secret key, the lock", false},
 	{"ONRAMP_TEMPORAL_PORT", "7233", "dev: port of the in-process Temporal frontend (0 = any free port)", false},
@@ -50,6 +52,7 @@ type config struct {
 	DataDir                          string
 	TemporalPort                     int
 	TemporalTimeout, DBTimeout       time.Duration
+	FeedRetention, WaitEscalate      time.Duration
 	TrustedProxies                   []string
 	RedisPrefix, LogFormat, LogLevel string
 }
@@ -84,6 +87,12 @@ func loadConfig(getenv func(string) string, dev bool) (*config, error) {
 	}
 	if c.DBTimeout, err = time.ParseDuration(get("ONRAMP_DB_TIMEOUT")); err != nil || c.DBTimeout <= 0 {
 		return nil, fmt.Errorf("ONRAMP_DB_TIMEOUT: want a positive duration such as 5s, got %q", get("ONRAMP_DB_TIMEOUT"))
+	}
+	if c.FeedRetention, err = time.ParseDuration(get("ONRAMP_FEED_RETENTION")); err != nil || c.FeedRetention < time.Hour {
+		return nil, fmt.Errorf("ONRAMP_FEED_RETENTION: want a duration of at least 1h such as 168h, got %q", get("ONRAMP_FEED_RETENTION"))
+	}
+	if c.WaitEscalate, err = time.ParseDuration(get("ONRAMP_WAIT_ESCALATE")); err != nil || c.WaitEscalate <= 0 {
+		return nil, fmt.Errorf("ONRAMP_WAIT_ESCALATE: want a positive duration such as 2m, got %q", get("ONRAMP_WAIT_ESCALATE"))
 	}
 	for _, p := range strings.Split(get("ONRAMP_TRUSTED_PROXIES"), ",") {
 		if p = strings.TrimSpace(p); p != "" {

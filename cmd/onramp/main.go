@@ -26,6 +26,7 @@ import (
 	"github.com/onramp/onramp/api"
 	"github.com/onramp/onramp/loadgen"
 	"github.com/onramp/onramp/postgres"
+	"github.com/onramp/onramp/realtime"
 	"github.com/onramp/onramp/redisbus"
 	"github.com/onramp/onramp/temporaldev"
 	"github.com/onramp/onramp/worker"
@@ -154,6 +155,8 @@ type deps struct {
 	rdb    *redis.Client
 	bus    *redisbus.Bus
 	limit  *redisbus.Limiter
+	rt     *realtime.Service
+	pushes *realtime.PushLog
 	tc     client.Client
 	closer []func()
 }
@@ -184,6 +187,9 @@ func openDeps(ctx context.Context, cfg *config, log *slog.Logger, hostPort strin
 	d.closer = append(d.closer, func() { d.rdb.Close() })
 	d.bus, d.limit = redisbus.New(d.rdb, cfg.RedisPrefix), redisbus.NewLimiter(d.rdb, cfg.RedisPrefix)
 	d.closer = append(d.closer, func() { d.bus.Close() })
+	d.pushes = realtime.NewPushLog(1000)
+	d.rt = &realtime.Service{Store: d.store, Orgs: d.users, Bus: d.bus, Presence: redisbus.NewPresence(d.rdb, cfg.RedisPrefix),
+		Push: d.pushes, Log: log.With("component", "realtime")}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	d.tc, err = client.DialContext(dctx, client.Options{
@@ -213,6 +219,7 @@ func (d *deps) api(cfg *config, log *slog.Logger, dev bool) (*api.Server, error)
 	return api.New(api.Config{
 		Users: d.users, Projection: d.store, Settings: d.store, Photos: d.store, Streams: d.store,
 		Onboarding: d.onboarding(cfg), Bus: d.bus, Limiter: d.limit, Log: log,
+		Feeds: d.store, Realtime: d.rt, Chats: d.store, Keys: d.store, Presence: d.rt.Presence,
 		SecretKey: cfg.SecretKey, Dev: dev, TrustedProxies: cfg.TrustedProxies,
 		Checks: []api.Check{
 			{Name: "postgres", Ping: d.db.Ping},
@@ -254,6 +261,24 @@ func housekeeping(ctx context.Context, d *deps, log *slog.Logger) {
 			log.Warn("delete stale photo uploads", "err", err)
 		} else if n > 0 {
 			log.Info("deleted stale photo uploads", "count", n)
+		}
+	})
+}
+
+// realtimeHousekeeping escalates the chats nobody accepted (often: the
+// wait is minutes) and prunes old feed entries (hourly). Safe in every API
+// process at once.
+func realtimeHousekeeping(ctx context.Context, d *deps, cfg *config, log *slog.Logger) {
+	go every(ctx, 10*time.Second, func(ctx context.Context) {
+		if err := d.rt.Escalate(ctx, cfg.WaitEscalate); err != nil && ctx.Err() == nil {
+			log.Warn("escalate waiting chats", "err", err)
+		}
+	})
+	every(ctx, housekeepingPeriod, func(ctx context.Context) {
+		if n, err := d.rt.Prune(ctx, cfg.FeedRetention); err != nil && ctx.Err() == nil {
+			log.Warn("prune feeds", "err", err)
+		} else if n > 0 {
+			log.Info("pruned feed entries", "count", n)
 		}
 	})
 }
@@ -325,6 +350,7 @@ func runServe(ctx context.Context, cfg *config, log *slog.Logger) error {
 		return err
 	}
 	go housekeeping(ctx, d, log)
+	go realtimeHousekeeping(ctx, d, cfg, log)
 	log.Info("serving", "addr", ln.Addr().String(), "temporal", cfg.TemporalAddress, "postgres", redact(cfg.DatabaseURL))
 	return serveHTTP(ctx, s.HTTPServer(cfg.Addr), ln, log)
 }
@@ -379,11 +405,16 @@ func runDev(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer
 	if err != nil {
 		return fmt.Errorf("seed demo org: %w", err)
 	}
+	key, err := demoAPIKey(ctx, d, cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("demo API key: %w", err)
+	}
 	s, err := d.api(cfg, log, true)
 	if err != nil {
 		return err
 	}
 	go housekeeping(ctx, d, log)
+	go realtimeHousekeeping(ctx, d, cfg, log)
 	go reconcile(ctx, d.onboarding(cfg), log)
 	base := "http://" + displayAddr(ln.Addr())
 	fmt.Fprintf(stdout, "\nOnramp dev is running on %s\n", base)
@@ -392,6 +423,10 @@ func runDev(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer
 	for _, l := range demo {
 		fmt.Fprintf(stdout, "    %-8s %s\n", l.role, l.email)
 	}
+	fmt.Fprintf(stdout, "  rep console: %s/console   visitor chat: %s/chat/demo\n", base, base)
+	fmt.Fprintf(stdout, "  a visitor event for the demo rep (API key of the demo org):\n")
+	fmt.Fprintf(stdout, "    curl -X POST %s/api/v1/visitor-events -H 'Authorization: Bearer %s' \\\n", base, key)
+	fmt.Fprintf(stdout, "      -H 'Content-Type: application/json' -d '{\"id\":\"evt-'$RANDOM'\",\"type\":\"vip\",\"visitor_id\":\"v-1\",\"account\":\"Acme\",\"owner_rep\":\"%s\"}'\n", demoUsers[2].email)
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	return serveHTTP(ctx, s.HTTPServer(cfg.Addr), ln, log)
 }

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/workflows"
@@ -56,4 +59,28 @@ func seedDemo(ctx context.Context, d *deps) ([]demoLogin, error) {
 		}
 	}
 	return logins, nil
+}
+
+// demoAPIKey returns the demo org's API key for visitor events, created
+// once and kept in dataDir (a key is shown only when created).
+func demoAPIKey(ctx context.Context, d *deps, dataDir string) (string, error) {
+	org, err := d.users.FindOrgBySlug(ctx, "demo")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dataDir, "demo-api-key")
+	if b, err := os.ReadFile(path); err == nil {
+		key := strings.TrimSpace(string(b))
+		if k, err := d.store.FindAPIKey(ctx, key); err == nil && k.OrgID == org.ID {
+			return key, nil
+		}
+	}
+	_, key, err := d.store.CreateAPIKey(ctx, org.ID, "", "Demo website")
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", err
+	}
+	return key, os.WriteFile(path, []byte(key+"\n"), 0o600)
 }
