@@ -48,6 +48,7 @@ type sseOptions struct {
 	Messages   int
 	Interval   time.Duration
 	Burst      int
+	Bursts     int
 	Publishers int
 	Batch      int // messages per publish request in the throughput phase
 	IDField    string
@@ -151,7 +152,8 @@ func parseSSEFlags(args []string, stdout io.Writer) (sseOptions, error) {
 	fs.IntVar(&o.ConnectC, "connect-concurrency", 100, "connection attempts in flight at once")
 	fs.IntVar(&o.Messages, "messages", 20, "latency phase: messages, one every -interval")
 	fs.DurationVar(&o.Interval, "interval", 500*time.Millisecond, "latency phase: time between two messages")
-	fs.IntVar(&o.Burst, "burst", 200, "throughput phase: messages published as fast as the publishers go (0: no throughput phase)")
+	fs.IntVar(&o.Burst, "burst", 60, "throughput phase: messages of one burst, published as fast as the publishers go (0: no throughput phase)")
+	fs.IntVar(&o.Bursts, "bursts", 1, "throughput phase: bursts, each delivered to every client before the next starts")
 	fs.IntVar(&o.Publishers, "publishers", 4, "throughput phase: concurrent publishers")
 	fs.IntVar(&o.Batch, "batch", 1, "throughput phase: messages per publish request (onramp: events per POST, at most 100; centrifugo: /api/batch)")
 	fs.StringVar(&o.IDField, "id-field", "event_id", "JSON field of the received data that holds the message ID")
@@ -203,8 +205,8 @@ func parseSSEFlags(args []string, stdout io.Writer) (sseOptions, error) {
 		return o, fmt.Errorf("loadgen sse: -n must be between 1 and 100000, got %d", o.N)
 	case o.ConnectC < 1 || o.ConnectC > 10000:
 		return o, fmt.Errorf("loadgen sse: -connect-concurrency must be between 1 and 10000, got %d", o.ConnectC)
-	case o.Messages < 0 || o.Burst < 0 || o.Messages+o.Burst > 1000000:
-		return o, errors.New("loadgen sse: -messages and -burst must be >= 0, at most 1000000 together")
+	case o.Messages < 0 || o.Burst < 0 || o.Bursts < 1 || o.Messages+o.Burst*o.Bursts > 1000000:
+		return o, errors.New("loadgen sse: -messages and -burst must be >= 0, -bursts >= 1, at most 1000000 messages in all")
 	case o.Publishers < 1 || o.Publishers > 1000:
 		return o, fmt.Errorf("loadgen sse: -publishers must be between 1 and 1000, got %d", o.Publishers)
 	case o.Batch < 1 || o.Batch > 100:
@@ -307,8 +309,7 @@ type sseClient struct {
 	failure     string // why it failed to connect, or why its stream ended
 
 	receipts []receipt
-	last     [nPhases]int64 // ns since base of its last receipt per phase
-	seen     []uint64       // bitset of message indexes received
+	seen     []uint64 // bitset of message indexes received
 	dups     [nPhases]int
 	unknown  int // frames with no ID of this run
 	frames   int
@@ -343,7 +344,7 @@ func runFanout(ctx context.Context, o sseOptions, progress io.Writer) (*SSERepor
 	default:
 		t = newCentrifugoTarget(o)
 	}
-	f := &fanout{o: o, t: t, prefix: runID + "-", base: time.Now(), sentAt: make([]atomic.Int64, o.Messages+o.Burst)}
+	f := &fanout{o: o, t: t, prefix: runID + "-", base: time.Now(), sentAt: make([]atomic.Int64, o.Messages+o.Burst*o.Bursts)}
 	fmt.Fprintf(progress, "loadgen sse %s: %s at %s, %d clients\n", runID, o.Target, o.URL, o.N)
 	if err := t.setup(ctx, progress); err != nil {
 		return r, fmt.Errorf("loadgen sse setup: %w", err)
@@ -376,6 +377,7 @@ func runFanout(ctx context.Context, o sseOptions, progress io.Writer) (*SSERepor
 		return r, errors.New("loadgen sse: no client connected")
 	}
 
+	idle0 := f.cpuSample()
 	if o.ServerPID > 0 {
 		sleepCtx(ctx, o.Settle)
 		if r.Memory.RSSWithClientsKB, err = readRSS(o.ServerPID); err != nil {
@@ -393,13 +395,18 @@ func runFanout(ctx context.Context, o sseOptions, progress io.Writer) (*SSERepor
 		sleepCtx(ctx, o.Hold)
 	}
 	r.Connect.HeldAfterIdle = int(f.connected.Load() - f.ended.Load())
+	if idle1 := f.cpuSample(); o.ServerPID > 0 && idle1.at.Sub(idle0.at) > 0 {
+		r.Idle.WindowSeconds = idle1.at.Sub(idle0.at).Seconds()
+		r.Idle.ServerCPUSeconds = (idle1.server - idle0.server).Seconds()
+		r.Idle.ServerCores = r.Idle.ServerCPUSeconds / r.Idle.WindowSeconds
+	}
 
 	if o.Messages > 0 {
 		fmt.Fprintf(progress, "latency: %d messages, one every %s...\n", o.Messages, o.Interval)
 		f.latencyPhase(ctx, r)
 	}
 	if o.Burst > 0 && ctx.Err() == nil {
-		fmt.Fprintf(progress, "throughput: %d messages, %d publishers, %d a request...\n", o.Burst, o.Publishers, o.Batch)
+		fmt.Fprintf(progress, "throughput: %d bursts of %d messages, %d publishers, %d a request...\n", o.Bursts, o.Burst, o.Publishers, o.Batch)
 		f.throughputPhase(ctx, r)
 	}
 	r.Connect.HeldAtEnd = int(f.connected.Load() - f.ended.Load())
@@ -576,7 +583,6 @@ func (f *fanout) runClient(ctx context.Context, hc *http.Client, c *sseClient, r
 		c.seen[idx/64] |= 1 << (idx % 64)
 		sent := f.sentAt[idx].Load()
 		c.receipts = append(c.receipts, receipt{idx: int32(idx), lat: now - sent})
-		c.last[p] = now
 		c.got[p].Add(1)
 	}
 }
@@ -640,7 +646,7 @@ func (f *fanout) latencyPhase(ctx context.Context, r *SSEReport) {
 	var lat []time.Duration
 	errs := Errors{}
 	start := time.Now()
-	p.firstSend = f.since()
+	rd := phaseRound{lo: 0, hi: f.o.Messages, firstSend: f.since()}
 	for i := range f.o.Messages {
 		if ctx.Err() != nil {
 			break
@@ -652,15 +658,17 @@ func (f *fanout) latencyPhase(ctx context.Context, r *SSEReport) {
 		f.publishOne(ctx, []int{i}, &lat, errs, &p.PublishErrorSamples, &mu)
 		p.Messages++
 	}
-	p.lastPublished = f.since()
+	rd.lastPublished = f.since()
+	p.rounds = append(p.rounds, rd)
 	f.drain(ctx, phaseLatency)
 	f.cpuDone(cpu0, p)
 	p.PublishRequests = latencyOf("publish request", lat, errs.total())
 	p.PublishErrors = errs
 }
 
-// throughputPhase publishes -burst messages from -publishers goroutines,
-// -batch a request, then waits for their deliveries.
+// throughputPhase publishes -bursts bursts of -burst messages from
+// -publishers goroutines, -batch a request; after each burst it waits for
+// its deliveries.
 func (f *fanout) throughputPhase(ctx context.Context, r *SSEReport) {
 	p := &r.Phases[phaseThroughput]
 	p.Name = phaseNames[phaseThroughput]
@@ -668,32 +676,38 @@ func (f *fanout) throughputPhase(ctx context.Context, r *SSEReport) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	errs := Errors{}
-	var next atomic.Int64
-	first, end := f.o.Messages, f.o.Messages+f.o.Burst
-	next.Store(int64(first))
-	var wg sync.WaitGroup
-	p.firstSend = f.since()
-	for range f.o.Publishers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(int64(f.o.Batch))) - f.o.Batch
-				if i >= end {
-					return
+	for b := range f.o.Bursts {
+		if ctx.Err() != nil {
+			break
+		}
+		lo := f.o.Messages + b*f.o.Burst
+		rd := phaseRound{lo: lo, hi: lo + f.o.Burst, firstSend: f.since()}
+		var next atomic.Int64
+		next.Store(int64(rd.lo))
+		var wg sync.WaitGroup
+		for range f.o.Publishers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					i := int(next.Add(int64(f.o.Batch))) - f.o.Batch
+					if i >= rd.hi {
+						return
+					}
+					var idxs []int
+					for k := i; k < min(i+f.o.Batch, rd.hi); k++ {
+						idxs = append(idxs, k)
+					}
+					f.publishOne(ctx, idxs, &lat, errs, &p.PublishErrorSamples, &mu)
 				}
-				var idxs []int
-				for k := i; k < min(i+f.o.Batch, end); k++ {
-					idxs = append(idxs, k)
-				}
-				f.publishOne(ctx, idxs, &lat, errs, &p.PublishErrorSamples, &mu)
-			}
-		}()
+			}()
+		}
+		wg.Wait()
+		p.Messages += min(int(next.Load()), rd.hi) - rd.lo
+		rd.lastPublished = f.since()
+		p.rounds = append(p.rounds, rd)
+		f.drain(ctx, phaseThroughput)
 	}
-	wg.Wait()
-	p.Messages = min(int(next.Load()), end) - first
-	p.lastPublished = f.since()
-	f.drain(ctx, phaseThroughput)
 	f.cpuDone(cpu0, p)
 	p.PublishRequests = latencyOf("publish request", lat, errs.total())
 	p.PublishErrors = errs
@@ -772,7 +786,7 @@ func (f *fanout) summarize(r *SSEReport) {
 			continue
 		}
 		var lat []time.Duration
-		var lastRecv int64
+		lastRecv := make([]int64, len(ph.rounds))
 		slowest := map[int32]int64{}
 		for _, c := range f.clients {
 			for _, rc := range c.receipts {
@@ -783,9 +797,11 @@ func (f *fanout) summarize(r *SSEReport) {
 				if rc.lat > slowest[rc.idx] {
 					slowest[rc.idx] = rc.lat
 				}
-			}
-			if c.last[p] > lastRecv {
-				lastRecv = c.last[p]
+				for k, rd := range ph.rounds {
+					if int(rc.idx) >= rd.lo && int(rc.idx) < rd.hi {
+						lastRecv[k] = max(lastRecv[k], f.sentAt[rc.idx].Load()+rc.lat)
+					}
+				}
 			}
 			ph.Duplicates += c.dups[p]
 		}
@@ -799,14 +815,24 @@ func (f *fanout) summarize(r *SSEReport) {
 			sl = append(sl, time.Duration(d))
 		}
 		ph.SlowestClient = latencyOf("slowest client of a message", sl, 0)
-		if lastRecv > ph.firstSend {
-			ph.WallSeconds = time.Duration(lastRecv - ph.firstSend).Seconds()
+		// Each round (burst) counts from its first publish to its last
+		// receipt; the gaps between rounds (draining, pacing) do not.
+		var wall, pubWall time.Duration
+		for k, rd := range ph.rounds {
+			if lastRecv[k] > rd.firstSend {
+				wall += time.Duration(lastRecv[k] - rd.firstSend)
+			}
+			pubWall += time.Duration(rd.lastPublished - rd.firstSend)
+		}
+		if wall > 0 {
+			ph.WallSeconds = wall.Seconds()
 			ph.DeliveredPerSecond = float64(ph.Delivered) / ph.WallSeconds
 		}
-		if pub := time.Duration(ph.lastPublished - ph.firstSend).Seconds(); pub > 0 {
-			ph.PublishWallSeconds = pub
-			ph.PublishedPerSecond = float64(ph.Published) / pub
+		if pubWall > 0 {
+			ph.PublishWallSeconds = pubWall.Seconds()
+			ph.PublishedPerSecond = float64(ph.Published) / ph.PublishWallSeconds
 		}
+		ph.Rounds = len(ph.rounds)
 		if ph.Delivered > 0 && ph.ServerCPUSeconds > 0 {
 			ph.ServerCPUMicrosPerDelivery = ph.ServerCPUSeconds * 1e6 / float64(ph.Delivered)
 		}

@@ -19,6 +19,9 @@ type SSEReport struct {
 
 	Connect SSEConnect `json:"connect"`
 	Memory  SSEMemory  `json:"memory"`
+	// Idle: the server's CPU while the clients are connected and nothing
+	// is published (the memory sample's -settle, and -hold).
+	Idle SSEIdle `json:"idle"`
 	// Phases: latency (paced), then throughput (flat out).
 	Phases [nPhases]SSEPhase `json:"phases"`
 
@@ -58,6 +61,13 @@ type SSEMemory struct {
 	KBPerConnection  float64 `json:"kb_per_connection"`
 }
 
+// SSEIdle is the server's CPU time over the idle window.
+type SSEIdle struct {
+	WindowSeconds    float64 `json:"window_seconds"`
+	ServerCPUSeconds float64 `json:"server_cpu_seconds"`
+	ServerCores      float64 `json:"server_cores"` // CPU seconds per second
+}
+
 // SSEPhase is one publishing phase.
 type SSEPhase struct {
 	Name                string   `json:"name"`
@@ -77,7 +87,9 @@ type SSEPhase struct {
 	// every delivery; SlowestClient: per message, its last receipt.
 	Latency       Latency `json:"latency"`
 	SlowestClient Latency `json:"slowest_client"`
-	// WallSeconds: from the first publish to the last receipt.
+	// WallSeconds: from the first publish to the last receipt, summed
+	// over the rounds (bursts); PublishWallSeconds likewise to the last
+	// publish's answer.
 	WallSeconds        float64 `json:"wall_seconds"`
 	DeliveredPerSecond float64 `json:"delivered_per_second"`
 	PublishWallSeconds float64 `json:"publish_wall_seconds"`
@@ -89,7 +101,16 @@ type SSEPhase struct {
 	LoadgenCPUSeconds          float64 `json:"loadgen_cpu_seconds"`
 	ServerCPUMicrosPerDelivery float64 `json:"server_cpu_us_per_delivery"`
 
-	firstSend, lastPublished int64
+	// Rounds: 1 for the latency phase, -bursts for the throughput phase.
+	Rounds int `json:"rounds"`
+
+	rounds []phaseRound
+}
+
+// phaseRound is one run of publishes of a phase: messages [lo, hi).
+type phaseRound struct {
+	lo, hi                   int
+	firstSend, lastPublished int64 // ns since the run's base
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -113,6 +134,9 @@ func (r *SSEReport) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "Server memory (pid %d): RSS %d kB before, %d kB with %d idle clients: %.1f kB per connection\n",
 			m.ServerPID, m.RSSBeforeKB, m.RSSWithClientsKB, m.Clients, m.KBPerConnection)
 	}
+	if r.Idle.WindowSeconds > 0 {
+		fmt.Fprintf(w, "Server CPU while idle: %.2fs over %.1fs (%.3f cores)\n", r.Idle.ServerCPUSeconds, r.Idle.WindowSeconds, r.Idle.ServerCores)
+	}
 	for _, p := range r.Phases {
 		if p.Name == "" {
 			continue
@@ -125,8 +149,8 @@ func (r *SSEReport) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "  delivered %d/%d (%d clients at the end), duplicates %d\n", p.Delivered, p.Expected, p.ClientsAtEnd, p.Duplicates)
 		fmt.Fprintf(w, "  publish → received: p50 %.1f ms, p99 %.1f ms, max %.1f ms; slowest client of a message: p50 %.1f ms, max %.1f ms\n",
 			p.Latency.P50ms, p.Latency.P99ms, p.Latency.MaxMs, p.SlowestClient.P50ms, p.SlowestClient.MaxMs)
-		fmt.Fprintf(w, "  %.0f notifications/s delivered (%.2fs first publish → last receipt); %.1f messages/s published\n",
-			p.DeliveredPerSecond, p.WallSeconds, p.PublishedPerSecond)
+		fmt.Fprintf(w, "  %.0f notifications/s delivered (%.2fs first publish → last receipt, over %d round(s)); %.1f messages/s published\n",
+			p.DeliveredPerSecond, p.WallSeconds, p.Rounds, p.PublishedPerSecond)
 		if p.ServerCPUSeconds > 0 || p.LoadgenCPUSeconds > 0 {
 			fmt.Fprintf(w, "  CPU over %.1fs: server %.2fs (%.1f µs per delivery), loadgen %.2fs\n",
 				p.CPUWindowSeconds, p.ServerCPUSeconds, p.ServerCPUMicrosPerDelivery, p.LoadgenCPUSeconds)
@@ -165,6 +189,7 @@ func (r *SSEReport) ResultLine() string {
 	kv("rss_before_kb", r.Memory.RSSBeforeKB)
 	kv("rss_clients_kb", r.Memory.RSSWithClientsKB)
 	kv("kb_per_conn", r.Memory.KBPerConnection)
+	kv("idle_server_cores", r.Idle.ServerCores)
 	for _, p := range r.Phases {
 		if p.Name == "" {
 			continue

@@ -228,7 +228,7 @@ func checkRun(t *testing.T, r *SSEReport, err error, n, messages, burst int) {
 func TestFanoutCentrifugo(t *testing.T) {
 	s := fakeCentrifugo(t, "api-key", "hmac-secret")
 	o, err := parseSSEFlags([]string{"-target", "centrifugo", "-url", s.URL, "-n", "25", "-ramp", "0",
-		"-messages", "3", "-interval", "5ms", "-burst", "40", "-publishers", "3", "-batch", "4",
+		"-messages", "3", "-interval", "5ms", "-burst", "20", "-bursts", "2", "-publishers", "3", "-batch", "4",
 		"-centrifugo-api-key", "api-key", "-centrifugo-secret", "hmac-secret", "-drain", "5s", "-settle", "0",
 		"-server-pid", fmt.Sprint(os.Getpid())}, io.Discard)
 	if err != nil {
@@ -238,6 +238,9 @@ func TestFanoutCentrifugo(t *testing.T) {
 	defer cancel()
 	r, err := runFanout(ctx, o, io.Discard)
 	checkRun(t, r, err, 25, 3, 40)
+	if r.Phases[phaseThroughput].Rounds != 2 {
+		t.Errorf("throughput rounds = %d, want 2", r.Phases[phaseThroughput].Rounds)
+	}
 	if r.Memory.RSSBeforeKB <= 0 || r.Memory.RSSWithClientsKB <= 0 {
 		t.Errorf("memory %+v", r.Memory)
 	}
