@@ -81,7 +81,9 @@ type EventBus interface {
 
 // Subscription is one subscriber's view of an org's events.
 type Subscription interface {
-	C() <-chan Event
+	// C delivers the events. They are shared by every subscriber of the
+	// process: never modify one (copy it first).
+	C() <-chan *Event
 	Close() error
 }
 

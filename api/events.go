@@ -200,7 +200,7 @@ func (st *stream) serve(ctx context.Context, from []int64, tick func() bool, sto
 			if !ok {
 				return // dropped as too slow, or the bus reconnected: the client resumes from its cursor
 			}
-			if !st.relay(ctx, e) || st.ended {
+			if !st.relay(ctx, *e) || st.ended {
 				return
 			}
 		}

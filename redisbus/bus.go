@@ -109,7 +109,7 @@ func (b *Bus) Subscribe(ctx context.Context, orgID string) (onramp.Subscription,
 		return nil, err
 	}
 
-	s := &subscription{bus: b, orgID: orgID, ch: make(chan onramp.Event, SubscriberBuffer)}
+	s := &subscription{bus: b, orgID: orgID, ch: make(chan *onramp.Event, SubscriberBuffer)}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -210,7 +210,7 @@ func (b *Bus) dispatch(m *redis.Message) {
 	defer b.mu.Unlock()
 	for s := range b.subs[orgID] {
 		select {
-		case s.ch <- e:
+		case s.ch <- &e:
 		default:
 			b.removeLocked(s) // too slow: drop it rather than block the others
 		}
@@ -287,11 +287,11 @@ func (b *Bus) Ping(ctx context.Context) error {
 type subscription struct {
 	bus   *Bus
 	orgID string
-	ch    chan onramp.Event
+	ch    chan *onramp.Event // shared, read-only events: a pointer each keeps the buffer small
 	stop  func() bool // stops the context.AfterFunc
 }
 
-func (s *subscription) C() <-chan onramp.Event { return s.ch }
+func (s *subscription) C() <-chan *onramp.Event { return s.ch }
 
 // Close unsubscribes and closes the channel; calling it again does nothing.
 func (s *subscription) Close() error {
