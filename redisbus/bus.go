@@ -288,7 +288,7 @@ type subscription struct {
 	bus   *Bus
 	orgID string
 	ch    chan *onramp.Event // shared, read-only events: a pointer each keeps the buffer small
-	stop  func() bool // stops the context.AfterFunc
+	stop  func() bool        // stops the context.AfterFunc
 }
 
 func (s *subscription) C() <-chan *onramp.Event { return s.ch }
