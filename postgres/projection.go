@@ -187,7 +187,8 @@ func queueTransition(b *pgx.Batch, orgID, repID, workflowID string, t onramp.Ste
 		ORDER BY i, j`
 	data, _ := json.Marshal(t) // a transition always marshals
 	b.Queue(qEvent, orgID, repID, t.Seq, st.Key, t.From, st.Status, st.LastError, st.Message, at,
-		data, t.EventTypes(), []string{onramp.UserFeed(repID), onramp.OrgFeed(orgID)})
+		// In name order, as every transaction takes feed heads (appendAll).
+		data, t.EventTypes(), []string{onramp.OrgFeed(orgID), onramp.UserFeed(repID)})
 }
 
 // Progress rebuilds a rep's onboarding from the projection: the steps in
