@@ -75,7 +75,7 @@ func (s *Server) apiKey(c *gin.Context) {
 	k, err := s.Keys.FindAPIKey(c.Request.Context(), bearer(c))
 	if err != nil {
 		if onramp.ErrorCode(err) == onramp.EUNAUTHORIZED {
-			err = onramp.Errorf(onramp.EUNAUTHORIZED, "Send a valid API key: Authorization: Bearer <key> (admins create keys under Settings → API keys).")
+			err = onramp.Errorf(onramp.EUNAUTHORIZED, "Send a valid API key: Authorization: Bearer <key> (admins create keys on the admin page).")
 		}
 		fail(c, err)
 		return
