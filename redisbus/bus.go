@@ -13,8 +13,10 @@ import (
 )
 
 // SubscriberBuffer is how many events a subscriber may fall behind before it
-// is dropped (its channel closed) so that it cannot hold up the others.
-const SubscriberBuffer = 64
+// is dropped (its channel closed) so that it cannot hold up the others. A
+// slot is a pointer (the events are shared), so a batch of 100 visitor
+// events to one rep fits in about 2 KB per connection.
+const SubscriberBuffer = 256
 
 // readyTimeout bounds how long Subscribe waits for the process-wide Redis
 // subscription to be confirmed when ctx has no earlier deadline.
