@@ -182,7 +182,7 @@ func queueTransition(b *pgx.Batch, orgID, repID, workflowID string, t onramp.Ste
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (rep_id, seq) DO NOTHING
 			RETURNING 1)
-		SELECT f.feed, t.typ, onramp_feed_append(f.feed, $1, t.typ, $2, $10, $9), $10::jsonb, $9::timestamptz
+		SELECT f.feed, t.typ, onramp_feed_append(f.feed, $1, t.typ, $2, $10), $10::jsonb, $9::timestamptz
 		FROM ev, unnest($11::text[]) WITH ORDINALITY AS t(typ, i), unnest($12::text[]) WITH ORDINALITY AS f(feed, j)
 		ORDER BY i, j`
 	data, _ := json.Marshal(t) // a transition always marshals
