@@ -94,6 +94,12 @@ type Push struct {
 	Note     Notification `json:"notification"`
 }
 
+// Delivery is what a write has to deliver once committed.
+type Delivery struct {
+	Events []Event // feed entries written, to publish
+	Pushes []Push  // mobile pushes to send
+}
+
 // IngestResult is what recording a batch of visitor events did.
 type IngestResult struct {
 	Accepted   int `json:"accepted"`   // new events recorded

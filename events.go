@@ -63,8 +63,9 @@ const (
 	EventChatState = "chat.state"
 	// EventChatTyping is live only: someone is typing. Data: ChatTyping.
 	EventChatTyping = "chat.typing"
-	// EventChatTaken is live only, for the org: a waiting conversation
-	// was accepted, and other reps drop it. Data: Conversation.
+	// EventChatTaken is live only, for the org's reps: a conversation is
+	// no longer waiting (accepted, or ended by its visitor), and reps drop
+	// it from their waiting lists. Data: Conversation.
 	EventChatTaken = "chat.taken"
 )
 
@@ -81,7 +82,9 @@ type EventBus interface {
 
 // Subscription is one subscriber's view of an org's events.
 type Subscription interface {
-	C() <-chan Event
+	// C delivers the events. They are shared by every subscriber of the
+	// process: never modify one (copy it first).
+	C() <-chan *Event
 	Close() error
 }
 

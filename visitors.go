@@ -250,6 +250,8 @@ type Notification struct {
 	Page           string `json:"page,omitempty"`
 	Message        string `json:"message,omitempty"`
 	ConversationID string `json:"conversation_id,omitempty"`
+	// At is when the visitor did it, as the website said (zero: not said).
+	At time.Time `json:"at,omitzero"`
 }
 
 // Route decides who is told about e and where: the contract of
@@ -291,7 +293,7 @@ func Route(e *VisitorEvent, streams []Stream, owner *Recipient, online []Recipie
 		seen[r.RepID] = true
 		n := Notification{
 			RepID: r.RepID, EventID: e.ID, Kind: string(e.Type), Sound: r.Prefs.Sound, Voice: r.Prefs.VoiceAlerts,
-			VisitorID: e.VisitorID, Account: e.Account, Name: e.Name, Page: e.Page, Message: e.Message,
+			VisitorID: e.VisitorID, Account: e.Account, Name: e.Name, Page: e.Page, Message: e.Message, At: e.At,
 		}
 		for _, k := range matched {
 			if k == StreamReturnVisitors && !r.Prefs.ReturnVisitorAlerts {

@@ -58,8 +58,10 @@ func (st *stream) cursor() string {
 
 // parseCursor reads a client's position: Last-Event-ID (EventSource sends
 // it on its reconnects), else ?last_event_id= (a page that reloads).
-// Returns nil when there is none; EBADREQUEST when it is not one number
-// per feed.
+// Returns nil when there is none; EBADREQUEST when it is not numbers
+// joined by "."; a position of another shape (of a stream with other
+// feeds: the user's role changed) is returned as all -1, which the stream
+// answers with a reset.
 func parseCursor(c *gin.Context, n int) ([]int64, error) {
 	raw := c.GetHeader("Last-Event-ID")
 	if raw == "" {
@@ -70,16 +72,22 @@ func parseCursor(c *gin.Context, n int) ([]int64, error) {
 	}
 	bad := onramp.Errorf(onramp.EBADREQUEST, "Last-Event-ID must be the id of an event of this stream.")
 	parts := strings.Split(raw, ".")
-	if len(raw) > 200 || len(parts) != n {
+	if len(raw) > 200 {
 		return nil, bad
 	}
-	cur := make([]int64, n)
+	cur := make([]int64, len(parts))
 	for i, p := range parts {
 		v, err := strconv.ParseInt(p, 10, 64)
 		if err != nil || v < 0 {
 			return nil, bad
 		}
 		cur[i] = v
+	}
+	if len(cur) != n {
+		cur = make([]int64, n)
+		for i := range cur {
+			cur[i] = -1
+		}
 	}
 	return cur, nil
 }
@@ -171,6 +179,10 @@ func (st *stream) serve(ctx context.Context, from []int64, tick func() bool, sto
 			return
 		}
 		st.cur = heads
+	} else if from[0] < 0 {
+		if !st.reset(ctx) { // a position of another stream
+			return
+		}
 	} else {
 		st.cur = from
 		for i := range st.feeds {
@@ -200,7 +212,7 @@ func (st *stream) serve(ctx context.Context, from []int64, tick func() bool, sto
 			if !ok {
 				return // dropped as too slow, or the bus reconnected: the client resumes from its cursor
 			}
-			if !st.relay(ctx, e) || st.ended {
+			if !st.relay(ctx, *e) || st.ended {
 				return
 			}
 		}

@@ -20,13 +20,14 @@ import (
 type Feeds interface {
 	FeedHeads(ctx context.Context, orgID string, feeds []string) ([]int64, error)
 	FeedSince(ctx context.Context, orgID, feed string, after int64, limit int) ([]onramp.Event, bool, error)
+	FeedRecent(ctx context.Context, orgID, feed string, limit int) ([]onramp.Event, error)
 }
 
 // Realtime is what the API needs of the real-time service
 // (realtime.Service).
 type Realtime interface {
 	Ingest(ctx context.Context, orgID string, events []onramp.VisitorEvent) (*onramp.IngestResult, error)
-	StartChat(ctx context.Context, orgSlug string, nc onramp.NewConversation) (*onramp.Conversation, string, error)
+	StartChat(ctx context.Context, orgSlug string, nc onramp.NewConversation) (*realtime.Chat, error)
 	Accept(ctx context.Context, orgID, id, repID string) (*onramp.Conversation, error)
 	Send(ctx context.Context, orgID, id, sender, repID, text string) (*onramp.ChatMessage, error)
 	End(ctx context.Context, orgID, id, sender, repID string) (*onramp.Conversation, error)
@@ -56,7 +57,9 @@ const (
 	visitorEventsLimit = 256 << 10 // one POST /api/v1/visitor-events
 	ingestPerMinute    = 1200      // requests per API key
 	chatStartPerMinute = 20        // conversations started per client address
-	chatPerMinute      = 120       // visitor messages and typing per conversation
+	chatPerMinute      = 120       // visitor messages per conversation
+	typingPerMinute    = 60        // visitor typing signals per conversation
+	streamsPerMinute   = 30        // visitor streams opened per conversation
 	recentEntries      = 50        // GET /api/v1/notifications
 )
 
@@ -75,7 +78,7 @@ func (s *Server) apiKey(c *gin.Context) {
 	k, err := s.Keys.FindAPIKey(c.Request.Context(), bearer(c))
 	if err != nil {
 		if onramp.ErrorCode(err) == onramp.EUNAUTHORIZED {
-			err = onramp.Errorf(onramp.EUNAUTHORIZED, "Send a valid API key: Authorization: Bearer <key> (admins create keys under Settings → API keys).")
+			err = onramp.Errorf(onramp.EUNAUTHORIZED, "Send a valid API key: Authorization: Bearer <key> (admins create keys on the admin page).")
 		}
 		fail(c, err)
 		return
@@ -244,7 +247,9 @@ func (s *Server) notifications(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	entries, _, err := s.Feeds.FeedSince(ctx, u.OrgID, feeds[0], max(0, heads[0]-recentEntries), recentEntries)
+	// Read after the heads: an entry newer than the cursor is dropped
+	// here, and comes through the stream.
+	entries, err := s.Feeds.FeedRecent(ctx, u.OrgID, feeds[0], recentEntries)
 	if err != nil {
 		fail(c, err)
 		return
@@ -412,15 +417,37 @@ func (s *Server) startChat(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	conv, token, err := s.Realtime.StartChat(c.Request.Context(), c.Param("org"), nc)
+	chat, err := s.Realtime.StartChat(c.Request.Context(), c.Param("org"), nc)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, gin.H{"conversation": conv, "token": token})
+	c.JSON(http.StatusCreated, chat)
 }
 
-func (s *Server) visitorGet(c *gin.Context) { s.respondConversation(c, conversationOf(c)) }
+// visitorGet is the conversation, its messages, and the cursor of its
+// feed read before them: the visitor's stream opened from it misses
+// nothing that happened after (a widget reloading on every page).
+func (s *Server) visitorGet(c *gin.Context) {
+	conv := conversationOf(c)
+	ctx := c.Request.Context()
+	heads, err := s.Feeds.FeedHeads(ctx, conv.OrgID, []string{onramp.ConversationFeed(conv.ID)})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if conv, err = s.Chats.Conversation(ctx, conv.OrgID, conv.ID); err != nil {
+		fail(c, err)
+		return
+	}
+	msgs, err := s.Chats.Messages(ctx, conv.OrgID, conv.ID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	st := &stream{cur: heads}
+	c.JSON(http.StatusOK, gin.H{"conversation": conv, "messages": msgs, "cursor": st.cursor()})
+}
 
 func (s *Server) visitorMessage(c *gin.Context) {
 	conv := conversationOf(c)
@@ -443,7 +470,7 @@ func (s *Server) visitorMessage(c *gin.Context) {
 
 func (s *Server) visitorTyping(c *gin.Context) {
 	conv := conversationOf(c)
-	if err := s.limit(c, "chat:"+conv.ID, chatPerMinute, time.Minute); err != nil {
+	if err := s.limit(c, "chat-typing:"+conv.ID, typingPerMinute, time.Minute); err != nil {
 		fail(c, err)
 		return
 	}
@@ -473,6 +500,10 @@ func (s *Server) visitorEnd(c *gin.Context) {
 // /api/v1/events, and the rep's typing.
 func (s *Server) visitorStream(c *gin.Context) {
 	conv := conversationOf(c)
+	if err := s.limit(c, "chat-stream:"+conv.ID, streamsPerMinute, time.Minute); err != nil {
+		fail(c, err)
+		return
+	}
 	st := &stream{s: s, c: c, rc: http.NewResponseController(c.Writer), orgID: conv.OrgID, feeds: []string{onramp.ConversationFeed(conv.ID)}}
 	from, err := parseCursor(c, 1)
 	if err != nil {

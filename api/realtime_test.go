@@ -602,6 +602,7 @@ func TestChat(t *testing.T) {
 	var started struct {
 		Conversation onramp.Conversation `json:"conversation"`
 		Token        string              `json:"token"`
+		Cursor       string              `json:"cursor"`
 	}
 	if st := visitor.do(t, "POST", "/api/v1/chat/acme/conversations", map[string]string{"name": "Ada", "message": "Is anyone there?"}, &started); st != 201 {
 		t.Fatalf("start: %d", st)
@@ -618,9 +619,6 @@ func TestChat(t *testing.T) {
 			t.Fatalf("waiting notification: %+v", n)
 		}
 	}
-	vs := visitor.open(t, "/api/v1/chat/conversations/"+id+"/events?token="+started.Token, "")
-	vs.next(t) // ready
-
 	// Both accept at once: exactly one wins.
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
@@ -635,6 +633,13 @@ func TestChat(t *testing.T) {
 	if codes[1] == 200 {
 		winner, loser = rep2, rep
 	}
+	// The visitor's page opens its stream only now, from the position its
+	// start returned ("1": its first message): the acceptance meanwhile
+	// is not missed.
+	if started.Cursor != "1" {
+		t.Fatalf("start cursor %q", started.Cursor)
+	}
+	vs := visitor.open(t, "/api/v1/chat/conversations/"+id+"/events?token="+started.Token, started.Cursor)
 	if f := vs.next(t); f.event != onramp.EventChatState || !strings.Contains(f.data, `"state":"active"`) {
 		t.Fatalf("visitor sees %+v", f)
 	}
@@ -644,7 +649,7 @@ func TestChat(t *testing.T) {
 	if st := winner.do(t, "POST", "/api/v1/conversations/"+id+"/messages", map[string]string{"text": "Hi Ada!"}, nil); st != 201 {
 		t.Fatalf("rep writes: %d", st)
 	}
-	if f := vs.next(t); f.event != onramp.EventChatMessage || !strings.Contains(f.data, "Hi Ada!") {
+	if f := vs.next(t, "ready"); f.event != onramp.EventChatMessage || !strings.Contains(f.data, "Hi Ada!") {
 		t.Fatalf("visitor sees %+v", f)
 	}
 	if st, raw := visitor.raw(t, "POST", "/api/v1/chat/conversations/"+id+"/messages", map[string]string{"text": "Pricing?"}, auth); st != 201 {
@@ -654,8 +659,8 @@ func TestChat(t *testing.T) {
 	st, raw := visitor.raw(t, "GET", "/api/v1/chat/conversations/"+id, nil, auth)
 	var conv struct{ Messages []onramp.ChatMessage }
 	_ = json.Unmarshal(raw, &conv)
-	if st != 200 || len(conv.Messages) != 3 {
-		t.Fatalf("history: %d %s", st, raw)
+	if st != 200 || len(conv.Messages) != 3 || !strings.Contains(string(raw), `"cursor":"4"`) {
+		t.Fatalf("history (3 messages, the acceptance: cursor 4): %d %s", st, raw)
 	}
 
 	// Bad input and other people's things.
@@ -678,7 +683,8 @@ func TestChat(t *testing.T) {
 		{"rep of another org reads it", globex, "GET", "/api/v1/conversations/" + id, nil, nil, 404},
 		{"rep of another org accepts", globex, "POST", "/api/v1/conversations/" + other.ID + "/accept", nil, nil, 404},
 		{"rep of another org streams it", globex, "GET", "/api/v1/chat/conversations/" + id + "/events", nil, nil, 401},
-		{"malformed cursor", rep, "GET", "/api/v1/events?last_event_id=1.2", nil, nil, 400},
+		{"malformed cursor", rep, "GET", "/api/v1/events?last_event_id=1.x", nil, nil, 400},
+		{"cursor not a number", rep, "GET", "/api/v1/events?last_event_id=abc", nil, nil, 400},
 		{"negative cursor", rep, "GET", "/api/v1/events?last_event_id=-1", nil, nil, 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -693,6 +699,21 @@ func TestChat(t *testing.T) {
 	}
 	if st := winner.do(t, "POST", "/api/v1/conversations/"+id+"/messages", map[string]string{"text": "bye"}, nil); st != 409 {
 		t.Fatalf("write after end: %d", st)
+	}
+}
+
+// A position of another shape (the user's role changed, so their stream
+// has other feeds) is answered with a reset, not refused forever.
+func TestCursorOfAnotherStream(t *testing.T) {
+	w := newRTWorld(t, localRedis)
+	p := w.start(t)
+	admin := signIn(t, p.srv.URL, w.admin.Email)
+	s := admin.open(t, "/api/v1/events", "3")
+	if f := s.next(t); f.event != "reset" || strings.Count(f.id, ".") != 1 {
+		t.Fatalf("first frame %+v, want a reset to a two-feed position", f)
+	}
+	if f := s.next(t); f.event != "ready" {
+		t.Fatalf("then %+v", f)
 	}
 }
 

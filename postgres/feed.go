@@ -32,7 +32,7 @@ func appendTx(ctx context.Context, tx pgx.Tx, feed, orgID, typ, repID string, da
 		return onramp.Event{}, err
 	}
 	var seq *int64
-	if err := tx.QueryRow(ctx, `SELECT onramp_feed_append($1, $2, $3, $4, $5, $6)`, feed, orgID, typ, nullUUID(repID), raw, at).Scan(&seq); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT onramp_feed_append($1, $2, $3, $4, $5)`, feed, orgID, typ, nullUUID(repID), raw).Scan(&seq); err != nil {
 		return onramp.Event{}, err
 	}
 	if seq == nil {
@@ -113,10 +113,46 @@ func (s *Store) FeedSince(ctx context.Context, orgID, feed string, after int64, 
 	if err != nil {
 		return nil, false, wrap(op, err, "")
 	}
-	if len(entries) == 0 || entries[0].Seq != after+1 {
+	for i, e := range entries {
+		if e.Seq != after+1+int64(i) {
+			return nil, true, nil // pruned (pruning removes a prefix; this is a guard)
+		}
+	}
+	if len(entries) == 0 {
 		return nil, true, nil // pruned
 	}
 	return entries, false, nil
+}
+
+// FeedRecent returns the newest entries of feed still kept, at most limit
+// (≤ MaxFeedPage), oldest first.
+func (s *Store) FeedRecent(ctx context.Context, orgID, feed string, limit int) ([]onramp.Event, error) {
+	const op = "postgres.FeedRecent"
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
+	if limit <= 0 || limit > MaxFeedPage {
+		limit = MaxFeedPage
+	}
+	entries := []onramp.Event{}
+	if !validUUID(orgID) || !validFeed(feed) {
+		return entries, nil
+	}
+	rows, _ := s.db.pool.Query(ctx, `
+		SELECT seq, type, coalesce(rep_id::text, ''), data, at FROM (
+			SELECT * FROM feed_entries WHERE feed = $1 AND org_id = $2 ORDER BY seq DESC LIMIT $3) t
+		ORDER BY seq`, feed, orgID, limit)
+	var e onramp.Event
+	_, err := pgx.ForEachRow(rows, []any{&e.Seq, &e.Type, &e.RepID, &e.Data, &e.At}, func() error {
+		ev := e
+		ev.OrgID, ev.Feed = orgID, feed
+		ev.Data = append(json.RawMessage(nil), e.Data...)
+		entries = append(entries, feedEvent(ev))
+		return nil
+	})
+	if err != nil {
+		return nil, wrap(op, err, "")
+	}
+	return entries, nil
 }
 
 // nullUUID is id, or NULL for "".
@@ -134,7 +170,12 @@ func (s *Store) PruneFeeds(ctx context.Context, before time.Time) (int64, error)
 	const op = "postgres.PruneFeeds"
 	ctx, cancel := s.db.bound(ctx)
 	defer cancel()
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM feed_entries WHERE at < $1`, before)
+	// A prefix of each feed: everything up to its newest entry older than
+	// before, so that what is kept is always contiguous.
+	tag, err := s.db.pool.Exec(ctx, `
+		DELETE FROM feed_entries e
+		USING (SELECT feed, max(seq) AS upto FROM feed_entries WHERE at < $1 GROUP BY feed) p
+		WHERE e.feed = p.feed AND e.seq <= p.upto`, before)
 	if err != nil {
 		return 0, wrap(op, err, "")
 	}

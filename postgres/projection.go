@@ -182,12 +182,13 @@ func queueTransition(b *pgx.Batch, orgID, repID, workflowID string, t onramp.Ste
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (rep_id, seq) DO NOTHING
 			RETURNING 1)
-		SELECT f.feed, t.typ, onramp_feed_append(f.feed, $1, t.typ, $2, $10, $9), $10::jsonb, $9::timestamptz
+		SELECT f.feed, t.typ, onramp_feed_append(f.feed, $1, t.typ, $2, $10), $10::jsonb, $9::timestamptz
 		FROM ev, unnest($11::text[]) WITH ORDINALITY AS t(typ, i), unnest($12::text[]) WITH ORDINALITY AS f(feed, j)
 		ORDER BY i, j`
 	data, _ := json.Marshal(t) // a transition always marshals
 	b.Queue(qEvent, orgID, repID, t.Seq, st.Key, t.From, st.Status, st.LastError, st.Message, at,
-		data, t.EventTypes(), []string{onramp.UserFeed(repID), onramp.OrgFeed(orgID)})
+		// In name order, as every transaction takes feed heads (appendAll).
+		data, t.EventTypes(), []string{onramp.OrgFeed(orgID), onramp.UserFeed(repID)})
 }
 
 // Progress rebuilds a rep's onboarding from the projection: the steps in

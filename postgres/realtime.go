@@ -412,9 +412,9 @@ func scanConversation(row pgx.Row) (*onramp.Conversation, error) {
 // StartConversation opens a conversation for a visitor of org orgID, with
 // its first message if any, and tells the online ready reps (a
 // waiting_for_rep notification). Returns the conversation, the visitor's
-// token (shown once), and the events to publish. ENOTFOUND for an unknown
-// org.
-func (s *Store) StartConversation(ctx context.Context, orgID string, nc onramp.NewConversation, online []string) (*onramp.Conversation, string, []onramp.Event, error) {
+// token (shown once), and what to deliver: the events to publish and the
+// mobile pushes. ENOTFOUND for an unknown org.
+func (s *Store) StartConversation(ctx context.Context, orgID string, nc onramp.NewConversation, online []string) (*onramp.Conversation, string, *onramp.Delivery, error) {
 	const op = "postgres.StartConversation"
 	if !validUUID(orgID) {
 		return nil, "", nil, notFoundf(op, "Chat not found.")
@@ -427,7 +427,7 @@ func (s *Store) StartConversation(ctx context.Context, orgID string, nc onramp.N
 		return nil, "", nil, wrap(op, err, "")
 	}
 	var c *onramp.Conversation
-	var events []onramp.Event
+	d := &onramp.Delivery{}
 	err = s.inTx(ctx, op, "Chat not found.", func(ctx context.Context, tx pgx.Tx) error {
 		var id string
 		if err := tx.QueryRow(ctx, `
@@ -457,14 +457,15 @@ func (s *Store) StartConversation(ctx context.Context, orgID string, nc onramp.N
 		for _, n := range onramp.Route(&e, r.streams, nil, r.online) {
 			n.ConversationID = c.ID
 			entries = append(entries, pending{feed: onramp.UserFeed(n.RepID), typ: onramp.EventNotification, repID: n.RepID, data: n})
+			d.Pushes = append(d.Pushes, r.pushes(n)...)
 		}
-		events, err = appendAll(ctx, tx, orgID, now, entries)
+		d.Events, err = appendAll(ctx, tx, orgID, now, entries)
 		return err
 	})
 	if err != nil {
 		return nil, "", nil, err
 	}
-	return c, token, events, nil
+	return c, token, d, nil
 }
 
 // insertMessage stores one message of c.
@@ -710,6 +711,15 @@ func (s *Store) EscalateWaiting(ctx context.Context, olderThan time.Time) ([]onr
 		}); err != nil {
 			return err
 		}
+		// By org, then each org's admin feeds in name order: every
+		// transaction takes feed heads in one order, so two escalating
+		// processes cannot deadlock.
+		slices.SortFunc(list, func(a, b due) int {
+			if c := strings.Compare(a.org, b.org); c != 0 {
+				return c
+			}
+			return strings.Compare(a.id, b.id)
+		})
 		for _, d := range list {
 			rows, _ := tx.Query(ctx, `SELECT id::text FROM users WHERE org_id = $1 AND role = 'admin' AND status <> 'disabled' ORDER BY id`, d.org)
 			admins, err := pgx.CollectRows(rows, pgx.RowTo[string])

@@ -124,6 +124,61 @@ func TestFeedPrunedIsGone(t *testing.T) {
 	}
 }
 
+// Pruning removes a prefix of each feed, never a hole, even when entries'
+// times are out of order (a slow clock, a long transaction): what is kept
+// stays contiguous, and a reader behind it is told to refetch.
+func TestFeedPruneKeepsNoHole(t *testing.T) {
+	f := mustRealtime(t)
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := f.store.IngestVisitorEvents(ctx, f.org.ID, []onramp.VisitorEvent{{ID: fmt.Sprint(i), Type: onramp.VisitVIP, VisitorID: "v", OwnerRep: f.rep.ID}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	feed := onramp.UserFeed(f.rep.ID)
+	// Entry 2 is old, 1 and 3 are new.
+	if _, err := f.db.Pool().Exec(ctx, `UPDATE feed_entries SET at = now() - interval '8 days' WHERE feed = $1 AND seq = 2`, feed); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.store.PruneFeeds(ctx, time.Now().Add(-7*24*time.Hour)); err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want 2 (the prefix up to the old entry)", n, err)
+	}
+	if _, gone, _ := f.store.FeedSince(ctx, f.org.ID, feed, 0, 0); !gone {
+		t.Error("a reader at 0 is not told to refetch")
+	}
+	if e, gone, err := f.store.FeedSince(ctx, f.org.ID, feed, 2, 0); gone || err != nil || len(e) != 1 || e[0].Seq != 3 {
+		t.Errorf("a reader at 2: %+v gone=%v %v", e, gone, err)
+	}
+}
+
+// FeedRecent gives what is kept of the newest entries, however much of the
+// window was pruned.
+func TestFeedRecent(t *testing.T) {
+	f := mustRealtime(t)
+	ctx := context.Background()
+	var batch []onramp.VisitorEvent
+	for i := range 60 {
+		batch = append(batch, onramp.VisitorEvent{ID: fmt.Sprint(i), Type: onramp.VisitVIP, VisitorID: "v", OwnerRep: f.rep.ID})
+	}
+	if _, err := f.store.IngestVisitorEvents(ctx, f.org.ID, batch, nil); err != nil {
+		t.Fatal(err)
+	}
+	feed := onramp.UserFeed(f.rep.ID)
+	if _, err := f.db.Pool().Exec(ctx, `UPDATE feed_entries SET at = now() - interval '8 days' WHERE feed = $1 AND seq <= 20`, feed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.PruneFeeds(ctx, time.Now().Add(-7*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	recent, err := f.store.FeedRecent(ctx, f.org.ID, feed, 50)
+	if err != nil || len(recent) != 40 || recent[0].Seq != 21 || recent[39].Seq != 60 {
+		t.Fatalf("recent: %d entries (%v)", len(recent), err)
+	}
+	if other, _ := f.store.FeedRecent(ctx, f.other.ID, feed, 50); len(other) != 0 {
+		t.Errorf("another org reads %d entries", len(other))
+	}
+}
+
 func TestIngestVisitorEvents(t *testing.T) {
 	f := mustRealtime(t)
 	ctx := context.Background()
@@ -264,12 +319,12 @@ func TestAcceptConversationOnce(t *testing.T) {
 	f := mustRealtime(t)
 	ctx := context.Background()
 	for round := range 20 {
-		c, token, events, err := f.store.StartConversation(ctx, f.org.ID, onramp.NewConversation{Name: "Ada", Message: "Hello?"}, []string{f.rep.ID, f.rep2.ID})
+		c, token, d, err := f.store.StartConversation(ctx, f.org.ID, onramp.NewConversation{Name: "Ada", Message: "Hello?"}, []string{f.rep.ID, f.rep2.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if round == 0 && (len(events) != 3 || token == "") { // the message, and the notification of each online rep
-			t.Fatalf("start: %d events, token %q", len(events), token)
+		if round == 0 && (len(d.Events) != 3 || token == "") { // the message, and the notification of each online rep
+			t.Fatalf("start: %d events, token %q", len(d.Events), token)
 		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex

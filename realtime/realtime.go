@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 // Store is what the service needs of the database (postgres.Store).
 type Store interface {
 	IngestVisitorEvents(ctx context.Context, orgID string, events []onramp.VisitorEvent, online []string) (*onramp.IngestResult, error)
-	StartConversation(ctx context.Context, orgID string, nc onramp.NewConversation, online []string) (*onramp.Conversation, string, []onramp.Event, error)
+	StartConversation(ctx context.Context, orgID string, nc onramp.NewConversation, online []string) (*onramp.Conversation, string, *onramp.Delivery, error)
 	AcceptConversation(ctx context.Context, orgID, id, repID string) (*onramp.Conversation, []onramp.Event, error)
 	PostMessage(ctx context.Context, orgID, id, sender, repID, text string) (*onramp.ChatMessage, []onramp.Event, error)
 	EndConversation(ctx context.Context, orgID, id, sender, repID string) (*onramp.Conversation, []onramp.Event, error)
@@ -107,23 +108,40 @@ func (s *Service) push(pushes []onramp.Push) {
 	}
 }
 
+// Chat is a conversation just started: the visitor's token (shown once)
+// and the position of its feed the visitor's stream starts from.
+type Chat struct {
+	Conversation *onramp.Conversation `json:"conversation"`
+	Token        string               `json:"token"`
+	Cursor       string               `json:"cursor"`
+}
+
 // StartChat opens a conversation for a visitor of the org whose slug is
-// orgSlug and tells the online ready reps. Returns the visitor's token.
-func (s *Service) StartChat(ctx context.Context, orgSlug string, nc onramp.NewConversation) (*onramp.Conversation, string, error) {
+// orgSlug and tells the online ready reps (and pushes to their phones).
+func (s *Service) StartChat(ctx context.Context, orgSlug string, nc onramp.NewConversation) (*Chat, error) {
 	org, err := s.Orgs.FindOrgBySlug(ctx, orgSlug)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	online, err := s.online(ctx, org.ID)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	c, token, events, err := s.Store.StartConversation(ctx, org.ID, nc, online)
+	c, token, d, err := s.Store.StartConversation(ctx, org.ID, nc, online)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	s.publish(events)
-	return c, token, nil
+	s.publish(d.Events)
+	s.push(d.Pushes)
+	// The visitor's position: what this start wrote to the conversation's
+	// feed, so that nothing after it (a rep accepting at once) is missed.
+	var seq int64
+	for _, e := range d.Events {
+		if e.Feed == onramp.ConversationFeed(c.ID) {
+			seq = max(seq, e.Seq)
+		}
+	}
+	return &Chat{Conversation: c, Token: token, Cursor: strconv.FormatInt(seq, 10)}, nil
 }
 
 // Accept gives a waiting conversation to a rep; the first wins (ECONFLICT
@@ -137,6 +155,10 @@ func (s *Service) Accept(ctx context.Context, orgID, id, repID string) (*onramp.
 	s.publish([]onramp.Event{live(orgID, onramp.EventChatTaken, "", c)})
 	return c, nil
 }
+
+// The waiting list a rep's console shows is state, not a feed: the console
+// reads it again (GET /api/v1/conversations) each time its stream is
+// (re)established, and live chat.taken events keep it current meanwhile.
 
 // Send posts a message from the visitor (repID "") or the rep.
 func (s *Service) Send(ctx context.Context, orgID, id, sender, repID, text string) (*onramp.ChatMessage, error) {
@@ -155,6 +177,8 @@ func (s *Service) End(ctx context.Context, orgID, id, sender, repID string) (*on
 		return nil, err
 	}
 	s.publish(events)
+	// No longer waiting, if it was: reps drop it from their lists.
+	s.publish([]onramp.Event{live(orgID, onramp.EventChatTaken, "", c)})
 	return c, nil
 }
 

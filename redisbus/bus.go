@@ -13,8 +13,10 @@ import (
 )
 
 // SubscriberBuffer is how many events a subscriber may fall behind before it
-// is dropped (its channel closed) so that it cannot hold up the others.
-const SubscriberBuffer = 64
+// is dropped (its channel closed) so that it cannot hold up the others. A
+// slot is a pointer (the events are shared), so a batch of 100 visitor
+// events to one rep fits in about 2 KB per connection.
+const SubscriberBuffer = 256
 
 // readyTimeout bounds how long Subscribe waits for the process-wide Redis
 // subscription to be confirmed when ctx has no earlier deadline.
@@ -109,7 +111,7 @@ func (b *Bus) Subscribe(ctx context.Context, orgID string) (onramp.Subscription,
 		return nil, err
 	}
 
-	s := &subscription{bus: b, orgID: orgID, ch: make(chan onramp.Event, SubscriberBuffer)}
+	s := &subscription{bus: b, orgID: orgID, ch: make(chan *onramp.Event, SubscriberBuffer)}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -210,7 +212,7 @@ func (b *Bus) dispatch(m *redis.Message) {
 	defer b.mu.Unlock()
 	for s := range b.subs[orgID] {
 		select {
-		case s.ch <- e:
+		case s.ch <- &e:
 		default:
 			b.removeLocked(s) // too slow: drop it rather than block the others
 		}
@@ -287,11 +289,11 @@ func (b *Bus) Ping(ctx context.Context) error {
 type subscription struct {
 	bus   *Bus
 	orgID string
-	ch    chan onramp.Event
-	stop  func() bool // stops the context.AfterFunc
+	ch    chan *onramp.Event // shared, read-only events: a pointer each keeps the buffer small
+	stop  func() bool        // stops the context.AfterFunc
 }
 
-func (s *subscription) C() <-chan onramp.Event { return s.ch }
+func (s *subscription) C() <-chan *onramp.Event { return s.ch }
 
 // Close unsubscribes and closes the channel; calling it again does nothing.
 func (s *subscription) Close() error {

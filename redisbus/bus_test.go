@@ -97,7 +97,7 @@ func MustReceive(tb testing.TB, s onramp.Subscription) onramp.Event {
 		if !ok {
 			tb.Fatal("subscription closed, want an event")
 		}
-		return e
+		return *e
 	case <-time.After(wait):
 		tb.Fatal("no event")
 	}

@@ -27,15 +27,17 @@ CREATE TABLE feed_entries (
 CREATE INDEX feed_entries_at_idx ON feed_entries (at);
 
 -- onramp_feed_append appends one entry and returns its seq, or NULL when
--- the feed belongs to another org (nothing is written then).
-CREATE FUNCTION onramp_feed_append(p_feed text, p_org uuid, p_type text, p_rep uuid, p_data jsonb, p_at timestamptz)
+-- the feed belongs to another org (nothing is written then). The entry's
+-- time is the database's (its transaction's start), what retention counts
+-- from; pruning removes a prefix of each feed, never a hole.
+CREATE FUNCTION onramp_feed_append(p_feed text, p_org uuid, p_type text, p_rep uuid, p_data jsonb)
 RETURNS bigint LANGUAGE sql AS $$
     WITH h AS (
         INSERT INTO feed_heads AS f (feed, org_id, seq) VALUES (p_feed, p_org, 1)
         ON CONFLICT (feed) DO UPDATE SET seq = f.seq + 1 WHERE f.org_id = EXCLUDED.org_id
         RETURNING seq)
     INSERT INTO feed_entries (feed, seq, org_id, type, rep_id, data, at)
-    SELECT p_feed, h.seq, p_org, p_type, p_rep, p_data, p_at FROM h
+    SELECT p_feed, h.seq, p_org, p_type, p_rep, p_data, now() FROM h
     RETURNING seq
 $$;
 
