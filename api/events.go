@@ -28,6 +28,20 @@ var (
 // the client to refetch instead.
 const maxCatchUp = 5000
 
+// catchUpPage is how many entries one catch-up read asks for.
+const catchUpPage = 500
+
+// An event that arrives ahead of its feed's next seq is usually not a loss:
+// two writers committed in seq order but published in the other. The
+// stream holds it for up to reorderWait (at most maxEarly of them) for the
+// missing ones to arrive, and only then reads the gap from Postgres —
+// otherwise every open stream would query the database for each reordered
+// pair.
+var (
+	reorderWait = 250 * time.Millisecond
+	maxEarly    = 64
+)
+
 // stream is one SSE response reading feeds from positions cur
 // (docs/REALTIME.md). Its "id:" is the cursor: every feed's position,
 // joined with ".".
@@ -45,6 +59,10 @@ type stream struct {
 	redact func(e onramp.Event) onramp.Event
 	// ended is set (by visible) when the stream must end.
 	ended bool
+	// early holds, per feed, entries that arrived before their turn;
+	// gapC fires when they have waited long enough.
+	early []map[int64]onramp.Event
+	gapC  <-chan time.Time
 }
 
 // cursor is the stream's position as its SSE id.
@@ -129,7 +147,7 @@ func (st *stream) reset(ctx context.Context) bool {
 func (st *stream) catchUp(ctx context.Context, i int) bool {
 	sent := 0
 	for {
-		entries, gone, err := st.s.Feeds.FeedSince(ctx, st.orgID, st.feeds[i], st.cur[i], 0)
+		entries, gone, err := st.s.Feeds.FeedSince(ctx, st.orgID, st.feeds[i], st.cur[i], catchUpPage)
 		if err != nil {
 			st.s.log.Warn("sse catch-up", "feed", st.feeds[i], "err", err)
 			return false // the client reconnects and tries again
@@ -147,6 +165,19 @@ func (st *stream) catchUp(ctx context.Context, i int) bool {
 			}
 		}
 		sent += len(entries)
+		st.dropEarly(i)
+		if len(entries) < catchUpPage {
+			return true // that was the rest
+		}
+	}
+}
+
+// dropEarly forgets the early entries of feed i that were sent since.
+func (st *stream) dropEarly(i int) {
+	for seq := range st.early[i] {
+		if seq <= st.cur[i] {
+			delete(st.early[i], seq)
+		}
 	}
 }
 
@@ -168,6 +199,10 @@ func (st *stream) serve(ctx context.Context, from []int64, tick func() bool, sto
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	st.c.Status(http.StatusOK)
+	st.early = make([]map[int64]onramp.Event, len(st.feeds))
+	for i := range st.early {
+		st.early[i] = map[int64]onramp.Event{}
+	}
 	if !st.write("retry: 3000\n: connected\n\n") {
 		return
 	}
@@ -208,6 +243,14 @@ func (st *stream) serve(ctx context.Context, from []int64, tick func() bool, sto
 			if !tick() || !st.write(": ping\n\n") {
 				return
 			}
+		case <-st.gapC:
+			// The missing entries did not come: read them.
+			st.gapC = nil
+			for i := range st.feeds {
+				if len(st.early[i]) > 0 && !st.catchUp(ctx, i) {
+					return
+				}
+			}
 		case e, ok := <-sub.C():
 			if !ok {
 				return // dropped as too slow, or the bus reconnected: the client resumes from its cursor
@@ -237,10 +280,32 @@ func (st *stream) relay(ctx context.Context, e onramp.Event) bool {
 	case i < 0, e.Seq <= st.cur[i]:
 		return true // not ours, or sent already
 	case e.Seq > st.cur[i]+1:
-		return st.catchUp(ctx, i) // something in between was lost on the way
+		// Ahead of its turn: wait a little for what comes before it.
+		st.early[i][e.Seq] = e
+		if len(st.early[i]) > maxEarly {
+			return st.catchUp(ctx, i)
+		}
+		if st.gapC == nil {
+			st.gapC = time.After(reorderWait)
+		}
+		return true
 	}
 	st.cur[i] = e.Seq
-	return st.send(st.redact(e))
+	if !st.send(st.redact(e)) {
+		return false
+	}
+	// Then whatever was waiting for it.
+	for {
+		next, ok := st.early[i][st.cur[i]+1]
+		if !ok {
+			return true
+		}
+		delete(st.early[i], next.Seq)
+		st.cur[i] = next.Seq
+		if !st.send(st.redact(next)) {
+			return false
+		}
+	}
 }
 
 // events is GET /api/v1/events: the caller's live events, as Server-Sent

@@ -41,6 +41,7 @@ type rtWorld struct {
 	otherRep          *onramp.User
 	redisAddr, prefix string
 	key, otherKey     string
+	feeds             api.Feeds // default: store
 }
 
 func newRTWorld(t *testing.T, redisAddr string) *rtWorld {
@@ -97,9 +98,13 @@ func (w *rtWorld) start(t *testing.T) *process {
 	p := &process{bus: bus, rdb: rdb, push: realtime.NewPushLog(100)}
 	presence := redisbus.NewPresence(rdb, w.prefix)
 	rt := &realtime.Service{Store: w.store, Orgs: w.users, Bus: bus, Presence: presence, Push: p.push}
+	var feeds api.Feeds = w.store
+	if w.feeds != nil {
+		feeds = w.feeds
+	}
 	s, err := api.New(api.Config{
 		Users: w.users, Projection: w.store, Settings: w.store, Photos: w.store, Streams: w.store,
-		Feeds: w.store, Realtime: rt, Chats: w.store, Keys: w.store, Presence: presence,
+		Feeds: feeds, Realtime: rt, Chats: w.store, Keys: w.store, Presence: presence,
 		Bus: bus, Limiter: redisbus.NewLimiter(rdb, w.prefix), SecretKey: testKey, Dev: true,
 	})
 	if err != nil {
@@ -699,6 +704,73 @@ func TestChat(t *testing.T) {
 	}
 	if st := winner.do(t, "POST", "/api/v1/conversations/"+id+"/messages", map[string]string{"text": "bye"}, nil); st != 409 {
 		t.Fatalf("write after end: %d", st)
+	}
+}
+
+// countingFeeds counts the catch-up reads.
+type countingFeeds struct {
+	*postgres.Store
+	mu    sync.Mutex
+	since int
+}
+
+func (c *countingFeeds) FeedSince(ctx context.Context, orgID, feed string, after int64, limit int) ([]onramp.Event, bool, error) {
+	c.mu.Lock()
+	c.since++
+	c.mu.Unlock()
+	return c.Store.FeedSince(ctx, orgID, feed, after, limit)
+}
+
+func (c *countingFeeds) reads() int { c.mu.Lock(); defer c.mu.Unlock(); return c.since }
+
+// Two writers commit in seq order and publish in the other: the stream
+// waits for the missing one instead of reading Postgres, and delivers in
+// order. One that never comes is read from Postgres after a moment.
+func TestReorderedPublishes(t *testing.T) {
+	w := newRTWorld(t, localRedis)
+	counting := &countingFeeds{Store: w.store}
+	w.feeds = counting
+	p := w.start(t)
+	rep := signIn(t, p.srv.URL, w.rep.Email)
+	s := rep.open(t, "/api/v1/events", "")
+	s.next(t) // ready
+	ingest := func(ids ...string) []onramp.Event {
+		var batch []onramp.VisitorEvent
+		for _, id := range ids {
+			batch = append(batch, vip(id, w.rep.Email))
+		}
+		res, err := w.store.IngestVisitorEvents(context.Background(), w.org.ID, batch, nil) // written, not published
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Events
+	}
+	publish := func(e onramp.Event) {
+		if err := p.bus.Publish(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := counting.reads()
+	ev := ingest("a", "b")
+	publish(ev[1])
+	publish(ev[0])
+	for _, want := range []string{"a", "b"} {
+		if id := notificationID(t, s.next(t)); id != want {
+			t.Fatalf("got %s, want %s", id, want)
+		}
+	}
+	if n := counting.reads() - before; n != 0 {
+		t.Fatalf("%d catch-up reads for a reordered pair, want 0", n)
+	}
+	ev = ingest("c", "d")
+	publish(ev[1]) // c is never published
+	for _, want := range []string{"c", "d"} {
+		if id := notificationID(t, s.next(t)); id != want {
+			t.Fatalf("got %s, want %s", id, want)
+		}
+	}
+	if n := counting.reads() - before; n != 1 {
+		t.Fatalf("%d catch-up reads for a lost publish, want 1", n)
 	}
 }
 
