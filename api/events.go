@@ -37,8 +37,13 @@ const catchUpPage = 500
 // missing ones to arrive, and only then reads the gap from Postgres —
 // otherwise every open stream would query the database for each reordered
 // pair.
+//
+// A catch-up read that fails (the database slow or away) does not end a
+// live stream: it is tried again after retryWait, and only a stream that
+// fell maxEarly*4 entries behind meanwhile ends (the client resumes later).
 var (
-	reorderWait = 250 * time.Millisecond
+	reorderWait = time.Second
+	retryWait   = 2 * time.Second
 	maxEarly    = 64
 )
 
@@ -63,6 +68,8 @@ type stream struct {
 	// gapC fires when they have waited long enough.
 	early []map[int64]onramp.Event
 	gapC  <-chan time.Time
+	// live is set once the stream has caught up and relays live events.
+	live bool
 }
 
 // cursor is the stream's position as its SSE id.
@@ -142,15 +149,45 @@ func (st *stream) reset(ctx context.Context) bool {
 	return st.write(fmt.Sprintf("id: %s\nevent: reset\ndata: {}\n\n", st.cursor()))
 }
 
+// feedPage is one catch-up read.
+type feedPage struct {
+	entries []onramp.Event
+	gone    bool
+}
+
+// readFeed reads feed after seq after. The streams of one process that
+// need the same page at the same time (many streams of one user, all
+// behind the same reordered publish) share one read; the entries are
+// read-only.
+func (st *stream) readFeed(ctx context.Context, feed string, after int64) ([]onramp.Event, bool, error) {
+	key := st.orgID + "|" + feed + "|" + strconv.FormatInt(after, 10)
+	v, err, _ := st.s.catchUps.Do(key, func() (any, error) {
+		// Shared: not cut short by the one client that asked first.
+		entries, gone, err := st.s.Feeds.FeedSince(context.WithoutCancel(ctx), st.orgID, feed, after, catchUpPage)
+		return feedPage{entries, gone}, err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	p := v.(feedPage)
+	return p.entries, p.gone, nil
+}
+
 // catchUp sends feed i's entries after the stream's position in it, from
-// Postgres. false ends the stream.
+// Postgres. false ends the stream. A read that fails ends a stream that
+// is starting (its client tries again), not one that is live: that one
+// tries again in a moment.
 func (st *stream) catchUp(ctx context.Context, i int) bool {
 	sent := 0
 	for {
-		entries, gone, err := st.s.Feeds.FeedSince(ctx, st.orgID, st.feeds[i], st.cur[i], catchUpPage)
+		entries, gone, err := st.readFeed(ctx, st.feeds[i], st.cur[i])
 		if err != nil {
 			st.s.log.Warn("sse catch-up", "feed", st.feeds[i], "err", err)
-			return false // the client reconnects and tries again
+			if !st.live || len(st.early[i]) > 4*maxEarly {
+				return false
+			}
+			st.gapC = time.After(retryWait)
+			return true
 		}
 		if gone || sent > maxCatchUp {
 			return st.reset(ctx)
@@ -229,6 +266,7 @@ func (st *stream) serve(ctx context.Context, from []int64, tick func() bool, sto
 	if !st.write(fmt.Sprintf("id: %s\nevent: ready\ndata: {}\n\n", st.cursor())) {
 		return
 	}
+	st.live = true
 	t := time.NewTicker(sseHeartbeat)
 	defer t.Stop()
 	for {
@@ -282,7 +320,10 @@ func (st *stream) relay(ctx context.Context, e onramp.Event) bool {
 	case e.Seq > st.cur[i]+1:
 		// Ahead of its turn: wait a little for what comes before it.
 		st.early[i][e.Seq] = e
-		if len(st.early[i]) > maxEarly {
+		switch {
+		case len(st.early[i]) > 4*maxEarly:
+			return false // far behind and the database not answering: the client resumes later
+		case len(st.early[i]) > maxEarly && st.gapC == nil:
 			return st.catchUp(ctx, i)
 		}
 		if st.gapC == nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/web"
@@ -118,6 +119,8 @@ type Server struct {
 	stopStreams context.CancelFunc
 	// deviceSecret signs device cookies (derived from SecretKey).
 	deviceSecret []byte
+	// catchUps lets SSE streams that need the same feed page share a read.
+	catchUps singleflight.Group
 }
 
 // New builds the server and its routes.
