@@ -2,6 +2,8 @@
 // window.Onramp.api      fetch JSON with the CSRF header; rejects with {code, message, fields, status}
 // window.Onramp.showErrors / clearErrors   form error display ([data-error-for], .form-error)
 // window.Onramp.events   subscribe to the server-sent onboarding events
+// window.Onramp.stream   an EventSource that resumes from its cursor
+// window.Onramp.playSound   the notification sounds, synthesized (WebAudio)
 (function () {
   'use strict';
 
@@ -24,14 +26,17 @@
     return m ? m.getAttribute('content') : '';
   }
 
-  // api(method, url, body, key) → Promise of the decoded JSON body (or null).
-  // body may be FormData (sent as multipart) or any JSON-able value. key,
-  // when given, is sent as the Idempotency-Key: the same request sent again
-  // with the same key (after a 503, say) is applied once.
-  function api(method, url, body, key) {
+  // api(method, url, body, key, headers) → Promise of the decoded JSON body
+  // (or null). body may be FormData (sent as multipart) or any JSON-able
+  // value. key, when given, is sent as the Idempotency-Key: the same
+  // request sent again with the same key (after a 503, say) is applied
+  // once. headers are added to the request (the visitor chat's
+  // Authorization, say).
+  function api(method, url, body, key, headers) {
     var opts = { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
     if (method !== 'GET' && method !== 'HEAD') opts.headers['X-CSRF-Token'] = csrfToken();
     if (key) opts.headers['Idempotency-Key'] = key;
+    Object.keys(headers || {}).forEach(function (h) { opts.headers[h] = headers[h]; });
     if (typeof FormData !== 'undefined' && body instanceof FormData) {
       opts.body = body;
     } else if (body !== undefined) {
@@ -119,23 +124,112 @@
     }
   }
 
-  // events(handler) opens the SSE stream and calls handler(type, event)
-  // for every onboarding.* event. Returns the EventSource (or null).
-  var EVENT_TYPES = ['onboarding.step', 'onboarding.finished', 'onboarding.stuck'];
-  function events(handler) {
-    if (!window.EventSource) return null;
-    var es = new EventSource('/api/v1/events');
+  // stream(url, types, handler, opts) opens an EventSource on url and
+  // calls handler(type, data, ev) for each event of types (data: the
+  // parsed JSON, {} when there is none). EventSource resumes on its own
+  // with Last-Event-ID; when the browser gives up (the server answered an
+  // error), the stream is opened again after a pause from the last cursor
+  // it saw, as ?last_event_id= (opts.param, default "last_event_id";
+  // opts.cursor: where to start). opts.onstate(state) hears "open",
+  // "reconnecting" and "closed". Returns {close(), cursor()}.
+  function stream(url, types, handler, opts) {
+    opts = opts || {};
+    if (!window.EventSource) {
+      if (opts.onstate) opts.onstate('unsupported');
+      return { close: function () {}, cursor: function () { return opts.cursor || ''; } };
+    }
+    var cursor = opts.cursor || '';
+    var es = null;
+    var closed = false;
+    var timer = null;
+    var delay = 2000;
+    function open() {
+      var u = url;
+      if (cursor) u += (u.indexOf('?') < 0 ? '?' : '&') + (opts.param || 'last_event_id') + '=' + encodeURIComponent(cursor);
+      es = new EventSource(u);
+      es.addEventListener('open', function () { delay = 2000; if (opts.onstate) opts.onstate('open'); });
+      es.addEventListener('error', function () {
+        if (closed) return;
+        if (es.readyState === 2) { // the browser gave up: try again later
+          if (opts.onstate) opts.onstate('closed');
+          clearTimeout(timer);
+          timer = setTimeout(function () { if (!closed) open(); }, delay);
+          delay = Math.min(delay * 2, 30000);
+        } else if (opts.onstate) opts.onstate('reconnecting');
+      });
+      types.forEach(function (t) {
+        es.addEventListener(t, function (ev) {
+          if (ev.lastEventId) cursor = ev.lastEventId;
+          var data = null;
+          try { data = ev.data ? JSON.parse(ev.data) : null; } catch (e) { data = null; }
+          handler(t, data || {}, ev);
+        });
+      });
+    }
+    open();
+    function close() { closed = true; clearTimeout(timer); if (es) es.close(); }
     // Close the stream when the page goes away: browsers allow only a few
     // connections per host, and a lingering stream would hold one.
-    window.addEventListener('pagehide', function () { es.close(); });
-    EVENT_TYPES.forEach(function (t) {
-      es.addEventListener(t, function (ev) {
-        var data = null;
-        try { data = JSON.parse(ev.data); } catch (e) { data = null; }
-        handler(t, data || {});
-      });
+    window.addEventListener('pagehide', close);
+    return { close: close, cursor: function () { return cursor; } };
+  }
+
+  // events(handler) opens the signed-in user's SSE stream and calls
+  // handler(type, event) for every onboarding.* event, and with type
+  // "reset" when the stream could not catch up with what was missed: the
+  // caller then refetches what it shows.
+  var EVENT_TYPES = ['onboarding.step', 'onboarding.finished', 'onboarding.stuck', 'reset'];
+  function events(handler) {
+    return stream('/api/v1/events', EVENT_TYPES, function (t, data) { handler(t, data); });
+  }
+
+  // ---- sounds ---------------------------------------------------------------
+
+  // SOUNDS are the notification sounds (onramp.Sounds), each a few short
+  // synthesized notes: [frequency Hz, start s, length s], a waveform and a
+  // gain. "none" is silent.
+  var SOUNDS = {
+    chime: { wave: 'sine', gain: 0.22, notes: [[880, 0, 0.5], [1320, 0.16, 0.6]] },
+    ding: { wave: 'triangle', gain: 0.3, notes: [[1046, 0, 0.7]] },
+    bell: { wave: 'sine', gain: 0.2, notes: [[784, 0, 1.2], [1568, 0, 0.9], [2352, 0, 0.5]] },
+    pop: { wave: 'square', gain: 0.08, notes: [[660, 0, 0.08]], drop: 220 },
+    marimba: { wave: 'triangle', gain: 0.28, notes: [[523, 0, 0.22], [659, 0.11, 0.22], [784, 0.22, 0.35]] }
+  };
+  var audio = null;
+  function audioContext() {
+    var AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC) return null;
+    if (!audio) { try { audio = new AC(); } catch (e) { return null; } }
+    return audio;
+  }
+  // unlockAudio resumes the audio context; browsers allow it only in a
+  // user gesture (a click), so pages call it from one.
+  function unlockAudio() {
+    var ctx = audioContext();
+    if (ctx && ctx.state === 'suspended' && ctx.resume) ctx.resume().catch(function () {});
+  }
+  // playSound plays the named sound; false when it cannot (no sound,
+  // "none", no WebAudio, or audio not allowed yet).
+  function playSound(name) {
+    var s = SOUNDS[name];
+    var ctx = s && audioContext();
+    if (!ctx) return false;
+    if (ctx.state === 'suspended' && ctx.resume) ctx.resume().catch(function () {});
+    var t = ctx.currentTime + 0.02;
+    s.notes.forEach(function (n) {
+      var osc = ctx.createOscillator();
+      var gain = ctx.createGain();
+      osc.type = s.wave;
+      osc.frequency.setValueAtTime(n[0], t + n[1]);
+      if (s.drop) osc.frequency.exponentialRampToValueAtTime(s.drop, t + n[1] + n[2]);
+      gain.gain.setValueAtTime(0.0001, t + n[1]);
+      gain.gain.exponentialRampToValueAtTime(s.gain, t + n[1] + 0.01);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + n[1] + n[2]);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(t + n[1]);
+      osc.stop(t + n[1] + n[2] + 0.05);
     });
-    return es;
+    return ctx.state === 'running';
   }
 
   function relativeTime(date) {
@@ -215,6 +309,9 @@
     showErrors: showErrors,
     setBusy: setBusy,
     events: events,
+    stream: stream,
+    playSound: playSound,
+    unlockAudio: unlockAudio,
     relativeTime: relativeTime,
     refreshRelativeTimes: refreshRelativeTimes,
     flash: flash

@@ -298,25 +298,9 @@
   var notifForm = document.getElementById('notifications-form');
   if (notifForm) {
     var play = document.getElementById('sound-preview');
-    var TONES = { chime: [880, 1320], ding: [1046], bell: [784, 1568], pop: [440], marimba: [523, 659, 784] };
     play.addEventListener('click', function () {
-      var name = document.getElementById('sound').value;
-      var tones = TONES[name];
-      var AC = window.AudioContext || window.webkitAudioContext;
-      if (!tones || !AC) return;
-      var ctx = new AC();
-      tones.forEach(function (f, i) {
-        var osc = ctx.createOscillator();
-        var gain = ctx.createGain();
-        var t0 = ctx.currentTime + i * 0.15;
-        osc.frequency.value = f;
-        gain.gain.setValueAtTime(0.2, t0);
-        gain.gain.exponentialRampToValueAtTime(0.001, t0 + 0.4);
-        osc.connect(gain).connect(ctx.destination);
-        osc.start(t0);
-        osc.stop(t0 + 0.4);
-      });
-      setTimeout(function () { ctx.close(); }, 1500);
+      O.unlockAudio();
+      O.playSound(document.getElementById('sound').value);
     });
     notifForm.addEventListener('submit', function (e) {
       e.preventDefault();
