@@ -37,6 +37,8 @@ func (s *Server) routes() {
 	r.GET("/admin", s.session(false), s.role(onramp.RoleAdmin), s.adminPage)
 	r.GET("/admin/reps/:rep", s.session(false), s.role(onramp.RoleAdmin), s.adminRepPage)
 	r.GET("/support", s.session(false), s.role(onramp.RoleSupport, onramp.RoleAdmin), s.supportPage)
+	r.GET("/console", s.session(false), s.role(onramp.RoleRep), s.consolePage)
+	r.GET("/chat/:org", s.chatPage) // public: stands in for the website's chat widget
 
 	// JSON API.
 	v1 := r.Group("/api/v1")

@@ -26,7 +26,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // Pages are the names Render accepts, each backed by templates/<name>.html.
-var Pages = []string{"login", "wizard", "settings", "admin", "admin_rep", "support", "error"}
+var Pages = []string{"login", "wizard", "settings", "admin", "admin_rep", "support", "error", "console", "chat"}
 
 // Static returns the static files (CSS, JS), to be served at /static/.
 func Static() fs.FS {
@@ -177,6 +177,23 @@ type SupportPage struct {
 	// Details optionally maps a rep's ID to its progress, to show the
 	// attempts and last error of each stuck step.
 	Details map[string]*onramp.Progress
+}
+
+// ConsolePage is the rep console: the rep's visitor streams with live
+// entries, and their chats. The page fills itself from the API.
+type ConsolePage struct {
+	Base
+	Progress onramp.Progress
+	// Settings gives the org's streams (one list each) and the rep's
+	// notification preferences (sound, voice).
+	Settings Settings
+}
+
+// ChatPage is the visitor's side of a chat with an org's reps (it stands
+// in for the website's chat widget): public, no session.
+type ChatPage struct {
+	Base
+	OrgSlug, OrgName string
 }
 
 // ErrorPage is shown for web (non-API) errors.
@@ -399,6 +416,8 @@ var funcs = template.FuncMap{
 	"roleLabel":       roleLabel,
 	"capitalize":      capitalize,
 	"maxNameLen":      func() int { return onramp.MaxNameLen },
+	"maxMessage":      func() int { return onramp.MaxMessageLen },
+	"maxKeyName":      func() int { return onramp.MaxAPIKeyNameLen },
 	"maxNotice":       func() int { return onramp.MaxMinNoticeMinutes },
 	"maxBuffer":       func() int { return onramp.MaxBufferMinutes },
 	"streamPref": func(p onramp.NotificationPrefs, key string) onramp.StreamPref {

@@ -145,9 +145,11 @@ func TestStatic(t *testing.T) {
 // TestNoExternalAssets: the machine is offline, every page must work without CDNs.
 func TestNoExternalAssets(t *testing.T) {
 	docs := map[string]*goquery.Document{
-		"login":  MustRender(t, "login", LoginPage{Base: base(nil)}),
-		"wizard": MustRender(t, "wizard", wizard(onramp.StepProfile, settings())),
-		"admin":  MustRender(t, "admin", AdminPage{Base: base(admin())}),
+		"login":   MustRender(t, "login", LoginPage{Base: base(nil)}),
+		"wizard":  MustRender(t, "wizard", wizard(onramp.StepProfile, settings())),
+		"admin":   MustRender(t, "admin", AdminPage{Base: base(admin())}),
+		"console": MustRender(t, "console", ConsolePage{Base: base(rep()), Progress: sampleProgress(), Settings: settings()}),
+		"chat":    MustRender(t, "chat", ChatPage{Base: base(nil), OrgSlug: "demo", OrgName: "Demo Co"}),
 	}
 	for name, doc := range docs {
 		doc.Find("script[src], link[href], img[src]").Each(func(_ int, s *goquery.Selection) {
@@ -855,5 +857,109 @@ func TestSettingsPage(t *testing.T) {
 	}
 	if doc.Find("#onboarding-open").Length() != 0 {
 		t.Error("a finished rep is told they are still setting up")
+	}
+}
+
+func TestConsole(t *testing.T) {
+	n := onramp.DefaultNotificationPrefs(onramp.BuiltinStreams())
+	n.Sound, n.VoiceAlerts = "marimba", true
+	s := settings(&n)
+	s.Streams = append(s.Streams, onramp.Stream{Key: "enterprise", Name: "Enterprise <accounts>"})
+	doc := MustRender(t, "console", ConsolePage{Base: base(rep()), Progress: sampleProgress(), Settings: s})
+	if doc.Find(`script[src="/static/console.js"]`).Length() != 1 {
+		t.Error("no console.js")
+	}
+	// One list per stream, each a live region, and one for the rest.
+	for _, st := range s.Streams {
+		sec := doc.Find(`.stream[data-stream="` + st.Key + `"]`)
+		if sec.Length() != 1 {
+			t.Errorf("stream %s: %d sections", st.Key, sec.Length())
+			continue
+		}
+		if !strings.Contains(sec.Find("h3").Text(), st.Name) {
+			t.Errorf("stream %s heading %q", st.Key, sec.Find("h3").Text())
+		}
+		if sec.Find(`[data-entries][aria-live="polite"]`).Length() != 1 {
+			t.Errorf("stream %s: the entries are not a live region", st.Key)
+		}
+	}
+	if doc.Find(`.stream[data-stream=""]`).Length() != 1 {
+		t.Error("no list for entries of no known stream")
+	}
+	tools := doc.Find("#console-tools")
+	if tools.AttrOr("data-sound", "") != "marimba" || tools.AttrOr("data-voice", "") != "true" {
+		t.Errorf("alert preferences: sound %q voice %q", tools.AttrOr("data-sound", ""), tools.AttrOr("data-voice", ""))
+	}
+	// The browser's permission is asked by a button, never on load.
+	if doc.Find("button#notify-enable").Length() != 1 {
+		t.Error("no button to enable browser notifications")
+	}
+	if doc.Find("#console-not-ready").Length() != 1 {
+		t.Error("a rep still onboarding is not told to finish first")
+	}
+	for _, id := range []string{"waiting-list", "mine-list", "chat-messages", "chat-form", "chat-end"} {
+		if doc.Find("#"+id).Length() != 1 {
+			t.Errorf("no #%s", id)
+		}
+	}
+	if doc.Find(`label[for="chat-text"]`).Length() != 1 {
+		t.Error("the reply has no label")
+	}
+	if doc.Find(`#nav-console[href="/console"]`).Length() != 1 {
+		t.Error("no Console link in the nav")
+	}
+	p := sampleProgress()
+	p.Finished = true
+	if MustRender(t, "console", ConsolePage{Base: base(rep()), Progress: p, Settings: s}).Find("#console-not-ready").Length() != 0 {
+		t.Error("a ready rep is told to finish their setup")
+	}
+	if MustRender(t, "admin", AdminPage{Base: base(admin())}).Find("#nav-console").Length() != 0 {
+		t.Error("admins get a Console link")
+	}
+}
+
+func TestChat(t *testing.T) {
+	doc := MustRender(t, "chat", ChatPage{Base: Base{Title: "Chat with Demo Co"}, OrgSlug: "demo", OrgName: "Demo Co"})
+	if got := doc.Find("#visitor-chat").AttrOr("data-org", ""); got != "demo" {
+		t.Errorf("org = %q", got)
+	}
+	if got := doc.Find("h1").Text(); got != "Chat with Demo Co" {
+		t.Errorf("heading %q", got)
+	}
+	for _, id := range []string{"visitor-name", "visitor-message", "visitor-text"} {
+		if doc.Find(`label[for="`+id+`"]`).Length() != 1 {
+			t.Errorf("#%s has no label", id)
+		}
+	}
+	if doc.Find(`#visitor-messages[aria-live="polite"]`).Length() != 1 || doc.Find(`#visitor-state[role="status"]`).Length() != 1 {
+		t.Error("messages or state are not announced")
+	}
+	if doc.Find("#logout-form, .site-nav").Length() != 0 {
+		t.Error("the public chat page shows a signed-in user's header")
+	}
+}
+
+func TestAdminAPIKeys(t *testing.T) {
+	doc := MustRender(t, "admin", AdminPage{Base: base(admin())})
+	form := doc.Find("form#key-form")
+	if form.AttrOr("action", "") != "/api/v1/admin/api-keys" || form.Find(`label[for="key-name"]`).Length() != 1 {
+		t.Error("no API key form with a labelled name")
+	}
+	if doc.Find(`#new-key[hidden] #new-key-value`).Length() != 1 || doc.Find("#new-key-copy").Length() != 1 {
+		t.Error("no hidden box to show a new key once, with a copy button")
+	}
+	if doc.Find("#keys-table thead th").Length() != 5 {
+		t.Error("the keys table does not have name, key, created, last used, status")
+	}
+}
+
+func TestFinishedLinksConsole(t *testing.T) {
+	p := wizard(onramp.StepFinish, settings())
+	p.Progress.Finished = true
+	if MustRender(t, "wizard", p).Find(`#finished-message a[href="/console"]`).Length() != 1 {
+		t.Error("the finished wizard does not lead to the console")
+	}
+	if MustRender(t, "settings", SettingsPage{Base: base(rep()), Progress: sampleProgress(), Settings: settings()}).Find(`a[href="/console"]`).Length() < 2 {
+		t.Error("the settings page does not mention the console")
 	}
 }

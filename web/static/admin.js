@@ -90,6 +90,111 @@
     });
   }
 
+  // ---- admin: API keys ------------------------------------------------------
+
+  function when(iso) {
+    var d = iso ? new Date(iso) : null;
+    if (!d || isNaN(d)) return el('span', { text: '—' });
+    return el('time', { datetime: iso, title: d.toLocaleString(), 'data-relative': '', text: O.relativeTime(d) });
+  }
+
+  function keyRow(k) {
+    var tr = el('tr', { 'data-key-id': k.id, 'data-revoked': k.revoked_at ? 'true' : 'false' });
+    tr.appendChild(el('td', { text: k.name }));
+    tr.appendChild(el('td', {}, [el('code', { text: '…' + (k.hint || '') })]));
+    tr.appendChild(el('td', {}, [when(k.created_at)]));
+    tr.appendChild(el('td', {}, [k.last_used_at ? when(k.last_used_at) : el('span', { text: 'Never' })]));
+    var status = el('td');
+    if (k.revoked_at) {
+      status.appendChild(el('span', { className: 'badge', 'data-status': 'stuck', text: 'Revoked' }));
+      status.appendChild(document.createTextNode(' '));
+      status.appendChild(when(k.revoked_at));
+    } else {
+      status.appendChild(el('span', { className: 'badge', 'data-status': 'done', text: 'Active' }));
+      status.appendChild(document.createTextNode(' '));
+      status.appendChild(el('button', { type: 'button', className: 'button-small', 'data-revoke-key': k.id, 'aria-label': 'Revoke the key ' + k.name, text: 'Revoke' }));
+    }
+    tr.appendChild(status);
+    return tr;
+  }
+
+  function loadKeys() {
+    var body = document.getElementById('keys-body');
+    var errBox = document.getElementById('keys-error');
+    return O.api('GET', '/api/v1/admin/api-keys').then(function (r) {
+      errBox.textContent = '';
+      var keys = (r && r.keys) || [];
+      var frag = document.createDocumentFragment();
+      if (keys.length === 0) frag.appendChild(el('tr', { className: 'empty' }, [el('td', { colspan: '5', text: 'No keys yet. Create one for your website.' })]));
+      keys.forEach(function (k) { frag.appendChild(keyRow(k)); });
+      body.replaceChildren(frag);
+    }, function (err) {
+      errBox.textContent = err.message || 'Could not load the API keys.';
+    });
+  }
+
+  function setupKeys() {
+    var form = document.getElementById('key-form');
+    if (!form) return;
+    var box = document.getElementById('new-key');
+    var value = document.getElementById('new-key-value');
+    var copy = document.getElementById('new-key-copy');
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var button = document.getElementById('key-submit');
+      var name = document.getElementById('key-name').value.trim();
+      O.clearErrors(form);
+      box.hidden = true;
+      O.setBusy(button, true);
+      O.api('POST', '/api/v1/admin/api-keys', { name: name }, O.idempotencyKey(form)).then(function (k) {
+        O.setBusy(button, false);
+        O.resetIdempotencyKey(form);
+        form.reset();
+        document.getElementById('new-key-name').textContent = k.name;
+        value.textContent = k.key;
+        copy.textContent = 'Copy';
+        box.hidden = false;
+        copy.focus();
+        loadKeys();
+      }, function (err) {
+        O.setBusy(button, false);
+        O.showErrors(form, err);
+      });
+    });
+    copy.addEventListener('click', function () {
+      var text = value.textContent;
+      var selectIt = function () {
+        var r = document.createRange();
+        r.selectNodeContents(value);
+        var sel = window.getSelection();
+        sel.removeAllRanges();
+        sel.addRange(r);
+        copy.textContent = 'Selected: press Ctrl+C';
+      };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(text).then(function () { copy.textContent = 'Copied'; }, selectIt);
+      } else selectIt();
+    });
+    document.getElementById('keys-body').addEventListener('click', function (e) {
+      var b = e.target instanceof Element ? e.target.closest('[data-revoke-key]') : null;
+      if (!b) return;
+      var row = b.closest('tr');
+      var name = row ? row.firstChild.textContent : '';
+      if (!window.confirm('Revoke the key “' + name + '”? Websites using it can no longer send visitor events.')) return;
+      O.setBusy(b, true);
+      O.api('DELETE', '/api/v1/admin/api-keys/' + encodeURIComponent(b.getAttribute('data-revoke-key'))).then(function () {
+        O.flash('Key “' + name + '” revoked.');
+        loadKeys();
+      }, function (err) {
+        O.setBusy(b, false);
+        document.getElementById('keys-error').textContent = err.message || 'Could not revoke the key.';
+      });
+    });
+    loadKeys();
+  }
+
+  if (page === 'admin') setupKeys();
+
   // ---- admin_rep: reset ------------------------------------------------------
 
   if (page === 'admin_rep') {
