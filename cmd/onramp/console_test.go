@@ -198,10 +198,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	step(vctx, "09-visitor-sees-answer",
 		has(`#visitor-messages .message[data-sender="rep"]`, "Hi Grace, how can I help?"),
 		chromedp.SendKeys(chromedp.ID("visitor-text"), "I'd like a demo, please."),
+	)
+	step(ctx, "10-console-sees-typing", has(`#chat-typing`, "Grace is typing"))
+	step(vctx, "11-visitor-replies",
 		chromedp.Click(chromedp.ID("visitor-send")),
 		has(`#visitor-messages .message[data-sender="visitor"]`, "I'd like a demo, please."),
 	)
-	step(ctx, "10-console-sees-reply",
+	step(ctx, "12-console-sees-reply",
 		has(`#chat-messages .message[data-sender="visitor"]`, "I'd like a demo, please."),
 	)
 	if n := get(ctx, chromedp.Evaluate[string](`String(document.querySelectorAll('#chat-messages .message').length)`)); n != "3" {
@@ -209,13 +212,35 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// The rep ends the chat; the visitor's page says so.
-	step(ctx, "11-rep-ends",
+	step(ctx, "13-rep-ends",
 		chromedp.Click(chromedp.ID("chat-end")),
 		chromedp.WaitVisible(chromedp.CSS(`#chat-state[data-chat-state="ended"]`)),
 	)
-	step(vctx, "12-visitor-ended",
+	step(vctx, "14-visitor-ended",
 		chromedp.WaitVisible(chromedp.CSS(`#visitor-state[data-chat-state="ended"]`)),
 		chromedp.WaitVisible(chromedp.ID("visitor-new")),
+	)
+
+	// A chat that is not waiting any more when the rep accepts it (here:
+	// the visitor left, which consoles are not told of: only the visitor's
+	// feed hears that a waiting chat ended) is a 409: the console says so
+	// and drops it.
+	var started struct {
+		Conversation onramp.Conversation
+		Token        string
+	}
+	visitor := newClient(t, dev.Base)
+	if st := visitor.mustDo("POST", "/api/v1/chat/demo/conversations", map[string]string{"name": "Linus", "message": "Anyone?"}, &started); st != http.StatusCreated {
+		t.Fatalf("start a chat: %d", st)
+	}
+	step(ctx, "15-console-second-waiting", has(`#waiting-list .chat-item`, "Linus"))
+	if r := visitor.raw("POST", "/api/v1/chat/conversations/"+started.Conversation.ID+"/end", nil, "", map[string]string{"Authorization": "Bearer " + started.Token}); r.Status != http.StatusOK {
+		t.Fatalf("the visitor ends the chat: %d %s", r.Status, r.Body)
+	}
+	step(ctx, "16-accept-conflict",
+		chromedp.Click(chromedp.CSS(`#waiting-list [data-accept]`)),
+		has(`#chat-error`, "first"),
+		chromedp.WaitNotPresent(chromedp.CSS(`#waiting-list .chat-item`)),
 	)
 
 	// The admin page: API keys. A new key is shown once; the list has the
@@ -226,7 +251,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err := chromedp.Do(actx2); err != nil { // the tab lives as long as actx2
 		t.Fatal(err)
 	}
-	step(actx2, "13-admin-api-keys",
+	step(actx2, "17-admin-api-keys",
 		chromedp.Navigate(dev.Base+"/login?next=/admin"),
 		chromedp.WaitVisible(chromedp.ID("email")),
 		chromedp.SendKeys(chromedp.ID("email"), adminEmail),
@@ -244,7 +269,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if n := get(actx2, chromedp.Evaluate[string](`String(document.querySelectorAll('#keys-body tr[data-key-id]').length)`)); n != "3" {
 		t.Errorf("%s keys listed, want 3", n)
 	}
-	step(actx2, "14-admin-revoke",
+	step(actx2, "18-admin-revoke",
 		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
 		chromedp.Click(chromedp.CSS(`#keys-body tr[data-revoked="false"] [data-revoke-key]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#keys-body tr[data-revoked="true"]`)),
