@@ -221,10 +221,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("visitor-new")),
 	)
 
-	// A chat that is not waiting any more when the rep accepts it (here:
-	// the visitor left, which consoles are not told of: only the visitor's
-	// feed hears that a waiting chat ended) is a 409: the console says so
-	// and drops it.
+	// A visitor who leaves before anyone accepts: the console drops the
+	// chat from the waiting list (chat.taken). A rep who accepts a chat
+	// that is not waiting any more (another rep was first, or it ended)
+	// gets a 409, and the console says so: here with an Accept button for
+	// that chat put in the page, since the live list no longer offers it.
 	var started struct {
 		Conversation onramp.Conversation
 		Token        string
@@ -237,10 +238,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	if r := visitor.raw("POST", "/api/v1/chat/conversations/"+started.Conversation.ID+"/end", nil, "", map[string]string{"Authorization": "Bearer " + started.Token}); r.Status != http.StatusOK {
 		t.Fatalf("the visitor ends the chat: %d %s", r.Status, r.Body)
 	}
-	step(ctx, "16-accept-conflict",
-		chromedp.Click(chromedp.CSS(`#waiting-list [data-accept]`)),
-		has(`#chat-error`, "first"),
-		chromedp.WaitNotPresent(chromedp.CSS(`#waiting-list .chat-item`)),
+	step(ctx, "16-visitor-left", chromedp.WaitNotPresent(chromedp.CSS(`#waiting-list .chat-item`)))
+	stale := fmt.Sprintf(`(() => { const b = document.createElement('button'); b.id = 'stale-accept'; b.setAttribute('data-accept', %q);
+		b.textContent = 'Accept'; document.getElementById('chat-error').after(b); })()`, started.Conversation.ID)
+	step(ctx, "17-accept-conflict",
+		chromedp.Evaluate[chromedp.Void](stale),
+		chromedp.Click(chromedp.ID("stale-accept")),
+		has(`#chat-error`, "Another rep accepted this chat first"),
 	)
 
 	// The admin page: API keys. A new key is shown once; the list has the
@@ -251,7 +255,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err := chromedp.Do(actx2); err != nil { // the tab lives as long as actx2
 		t.Fatal(err)
 	}
-	step(actx2, "17-admin-api-keys",
+	step(actx2, "18-admin-api-keys",
 		chromedp.Navigate(dev.Base+"/login?next=/admin"),
 		chromedp.WaitVisible(chromedp.ID("email")),
 		chromedp.SendKeys(chromedp.ID("email"), adminEmail),
@@ -269,7 +273,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if n := get(actx2, chromedp.Evaluate[string](`String(document.querySelectorAll('#keys-body tr[data-key-id]').length)`)); n != "3" {
 		t.Errorf("%s keys listed, want 3", n)
 	}
-	step(actx2, "18-admin-revoke",
+	step(actx2, "19-admin-revoke",
 		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
 		chromedp.Click(chromedp.CSS(`#keys-body tr[data-revoked="false"] [data-revoke-key]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#keys-body tr[data-revoked="true"]`)),
