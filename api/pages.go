@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 
@@ -177,29 +176,21 @@ func (s *Server) consolePage(c *gin.Context) {
 	s.renderPage(c, http.StatusOK, "console", web.ConsolePage{Base: s.base(c, "Console"), Progress: p.ForRep(), Settings: set.Settings})
 }
 
-// orgsBySlug finds an org by the slug of a public URL (postgres.UserService
-// does; the Users of the API's tests may not).
-type orgsBySlug interface {
-	FindOrgBySlug(ctx context.Context, slug string) (*onramp.Org, error)
-}
-
 // chatPage is GET /chat/:org: the visitor's side of a chat, public (it
 // stands in for the widget on the org's website). An unknown org is a
 // not-found page.
 func (s *Server) chatPage(c *gin.Context) {
 	slug := c.Param("org")
 	page := web.ChatPage{Base: s.base(c, "Chat"), OrgSlug: slug}
-	if f, ok := s.Users.(orgsBySlug); ok {
-		org, err := f.FindOrgBySlug(c.Request.Context(), slug)
-		if err != nil {
-			if onramp.ErrorCode(err) == onramp.ENOTFOUND {
-				err = onramp.Errorf(onramp.ENOTFOUND, "There is no chat here: check the address.")
-			}
-			fail(c, err)
-			return
+	org, err := s.Users.FindOrgBySlug(c.Request.Context(), slug)
+	if err != nil {
+		if onramp.ErrorCode(err) == onramp.ENOTFOUND {
+			err = onramp.Errorf(onramp.ENOTFOUND, "There is no chat here: check the address.")
 		}
-		page.OrgName = org.Name
+		fail(c, err)
+		return
 	}
+	page.OrgName = org.Name
 	page.Title = "Chat"
 	if page.OrgName != "" {
 		page.Title = "Chat with " + page.OrgName

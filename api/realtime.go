@@ -370,7 +370,7 @@ func (s *Server) repEnd(c *gin.Context) {
 func publicCORS(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-CSRF-Token")
 	h.Set("Access-Control-Allow-Methods", "GET, POST")
 	h.Set("Access-Control-Max-Age", "600")
 	if c.Request.Method == http.MethodOptions {

@@ -38,6 +38,7 @@ var _ Onboarding = (*workflows.Client)(nil)
 // Users is what the API needs of the user service.
 type Users interface {
 	FindOrgByID(ctx context.Context, id string) (*onramp.Org, error)
+	FindOrgBySlug(ctx context.Context, slug string) (*onramp.Org, error)
 	FindUser(ctx context.Context, orgID, userID string) (*onramp.User, error)
 	Authenticate(ctx context.Context, email, password string) (*onramp.User, error)
 	CreateSession(ctx context.Context, u *onramp.User, ttl time.Duration) (string, *onramp.Session, error)
