@@ -93,19 +93,28 @@ func (s *Server) wizardPage(c *gin.Context) {
 // settingsPage is GET /settings: the rep's profile, calendar settings and
 // notifications, editable at any time (the guide's Settings → Me).
 func (s *Server) settingsPage(c *gin.Context) {
+	p, set, err := s.repProgressAndSettings(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.renderPage(c, http.StatusOK, "settings", web.SettingsPage{Base: s.base(c, "Settings"), Progress: p, Settings: set.Settings})
+}
+
+// repProgressAndSettings loads what the rep's settings and console pages
+// show: their progress (as a rep sees it) and their saved settings.
+func (s *Server) repProgressAndSettings(c *gin.Context) (onramp.Progress, *SettingsResponse, error) {
 	u := userOf(c)
 	ctx := c.Request.Context()
 	p, err := s.Onboarding.Progress(ctx, u.OrgID, u.ID)
 	if err != nil {
-		fail(c, err)
-		return
+		return onramp.Progress{}, nil, err
 	}
 	set, err := s.loadSettings(ctx, u)
 	if err != nil {
-		fail(c, err)
-		return
+		return onramp.Progress{}, nil, err
 	}
-	s.renderPage(c, http.StatusOK, "settings", web.SettingsPage{Base: s.base(c, "Settings"), Progress: p.ForRep(), Settings: set.Settings})
+	return p.ForRep(), set, nil
 }
 
 // adminPage is GET /admin: the org's reps from the projection.
@@ -161,19 +170,12 @@ func (s *Server) supportPage(c *gin.Context) {
 // The page reads its entries and chats from the API and keeps them live
 // from /api/v1/events?console=1 (which also marks the rep online).
 func (s *Server) consolePage(c *gin.Context) {
-	u := userOf(c)
-	ctx := c.Request.Context()
-	p, err := s.Onboarding.Progress(ctx, u.OrgID, u.ID)
+	p, set, err := s.repProgressAndSettings(c)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	set, err := s.loadSettings(ctx, u)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	s.renderPage(c, http.StatusOK, "console", web.ConsolePage{Base: s.base(c, "Console"), Progress: p.ForRep(), Settings: set.Settings})
+	s.renderPage(c, http.StatusOK, "console", web.ConsolePage{Base: s.base(c, "Console"), Progress: p, Settings: set.Settings})
 }
 
 // chatPage is GET /chat/:org: the visitor's side of a chat, public (it
