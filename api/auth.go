@@ -48,14 +48,15 @@ type SessionResponse struct {
 	CSRFToken string      `json:"csrf_token"`
 }
 
-// rateLimited is the answer when a limit is reached, with the real wait.
-func rateLimited(retryAfter time.Duration) error {
+// rateLimited is the answer when a limit is reached, with the real wait:
+// what ("Too many sign-in attempts.") and when to try again.
+func rateLimited(what string, retryAfter time.Duration) error {
 	secs := int(math.Ceil(retryAfter.Seconds()))
 	if secs < 1 {
 		secs = 1
 	}
 	return &onramp.Error{Code: onramp.ERATELIMITED, RetryAfter: time.Duration(secs) * time.Second,
-		Message: "Too many sign-in attempts. Try again in " + plural(secs, "second") + "."}
+		Message: what + " Try again in " + plural(secs, "second") + "."}
 }
 
 func plural(n int, unit string) string {
@@ -80,7 +81,7 @@ func (s *Server) signIn(c *gin.Context, email, password string) (*onramp.Session
 	if ok, wait, err := s.Limiter.Allow(ctx, "login:ip:"+c.ClientIP(), loginPerIP, loginWindow); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, rateLimited(wait)
+		return nil, rateLimited("Too many sign-in attempts.", wait)
 	}
 	// Count the attempt as a failure first, and take it back if it
 	// succeeds: checking first and counting after would let concurrent
@@ -92,7 +93,7 @@ func (s *Server) signIn(c *gin.Context, email, password string) (*onramp.Session
 	if ok, wait, err := s.Limiter.Allow(ctx, failKey, failLimit, loginWindow); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, rateLimited(wait)
+		return nil, rateLimited("Too many sign-in attempts.", wait)
 	}
 	u, err := s.Users.Authenticate(ctx, email, password)
 	if err != nil {

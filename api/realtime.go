@@ -52,10 +52,13 @@ type APIKeys interface {
 	FindAPIKey(ctx context.Context, secret string) (*onramp.APIKey, error)
 }
 
+// ingestPerMinute is how many visitor-event requests one API key may make
+// a minute (a variable for the tests).
+var ingestPerMinute = 1200
+
 // Limits of the real-time routes.
 const (
 	visitorEventsLimit = 256 << 10 // one POST /api/v1/visitor-events
-	ingestPerMinute    = 1200      // requests per API key
 	chatStartPerMinute = 20        // conversations started per client address
 	chatPerMinute      = 120       // visitor messages per conversation
 	typingPerMinute    = 60        // visitor typing signals per conversation
@@ -98,7 +101,7 @@ func (s *Server) limit(c *gin.Context, key string, n int, window time.Duration) 
 		return err
 	}
 	if !ok {
-		return &onramp.Error{Code: onramp.ERATELIMITED, Message: "Too many requests: try again shortly.", RetryAfter: retry}
+		return rateLimited("Too many requests.", retry)
 	}
 	return nil
 }

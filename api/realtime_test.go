@@ -591,6 +591,39 @@ func TestVisitorEventsBadInput(t *testing.T) {
 	}
 }
 
+// Each API key has its own rate limit: over it, 429 with Retry-After and
+// nothing recorded; another org's key is not slowed down.
+func TestVisitorEventsRateLimit(t *testing.T) {
+	t.Cleanup(api.SetIngestPerMinute(3)) // first registered: restored after the servers stop
+	w := newRTWorld(t, localRedis)
+	p := w.start(t)
+	for i := range 3 {
+		if st, body := sendEvents(t, p.srv.URL, w.key, vip(fmt.Sprint("r", i), w.rep.Email)); st != 202 {
+			t.Fatalf("request %d: %d %s", i, st, body)
+		}
+	}
+	c := &client{base: p.srv.URL, hc: http.DefaultClient}
+	req, _ := http.NewRequest("POST", p.srv.URL+"/api/v1/visitor-events", bytes.NewReader(mustMarshal(vip("over", w.rep.Email))))
+	req.Header.Set("Authorization", "Bearer "+w.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(raw), `"code":"rate_limited"`) {
+		t.Fatalf("over the limit: %d %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), raw)
+	}
+	var n int
+	if err := w.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM visitor_events WHERE event_id = 'over'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the refused event was recorded: %d %v", n, err)
+	}
+	if st, body := sendEvents(t, p.srv.URL, w.otherKey, vip("g1", w.otherRep.Email)); st != 202 {
+		t.Fatalf("another org's key: %d %s", st, body)
+	}
+}
+
 func mustMarshal(v any) []byte { b, _ := json.Marshal(v); return b }
 
 // Chat end to end over the API, and who may touch what.
