@@ -190,35 +190,24 @@ func (p *parser) word(w string) bool {
 }
 
 // or: and ("or" and)*
-func (p *parser) or(depth int) (Filter, error) {
-	left, err := p.and(depth)
-	if err != nil {
-		return nil, err
-	}
-	for p.word("or") {
-		p.pos++
-		right, err := p.and(depth)
-		if err != nil {
-			return nil, err
-		}
-		left = Logical{Op: "or", Left: left, Right: right}
-	}
-	return left, nil
-}
+func (p *parser) or(depth int) (Filter, error) { return p.chain(depth, "or", p.and) }
 
 // and: term ("and" term)*
-func (p *parser) and(depth int) (Filter, error) {
-	left, err := p.term(depth)
+func (p *parser) and(depth int) (Filter, error) { return p.chain(depth, "and", p.term) }
+
+// chain parses operand (op operand)*, left-associative.
+func (p *parser) chain(depth int, op string, operand func(int) (Filter, error)) (Filter, error) {
+	left, err := operand(depth)
 	if err != nil {
 		return nil, err
 	}
-	for p.word("and") {
+	for p.word(op) {
 		p.pos++
-		right, err := p.term(depth)
+		right, err := operand(depth)
 		if err != nil {
 			return nil, err
 		}
-		left = Logical{Op: "and", Left: left, Right: right}
+		left = Logical{Op: op, Left: left, Right: right}
 	}
 	return left, nil
 }
