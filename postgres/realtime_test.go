@@ -87,10 +87,11 @@ func TestFeedGaplessUnderConcurrency(t *testing.T) {
 	if heads, _ := f.store.FeedHeads(ctx, f.other.ID, []string{onramp.UserFeed(f.rep.ID)}); heads[0] != 0 {
 		t.Fatalf("another org sees head %d", heads[0])
 	}
-	if _, gone, _ := f.store.FeedSince(ctx, f.other.ID, onramp.UserFeed(f.rep.ID), 0, 0); gone {
-		// head 0 and cursor 0: nothing, not gone
-	} else if e, _, _ := f.store.FeedSince(ctx, f.other.ID, onramp.UserFeed(f.rep.ID), 0, 0); len(e) != 0 {
-		t.Fatalf("another org read %d entries", len(e))
+	if e, gone, err := f.store.FeedSince(ctx, f.other.ID, onramp.UserFeed(f.rep.ID), 0, 0); err != nil || gone || len(e) != 0 {
+		t.Fatalf("another org reads the feed: %d entries, gone=%v, %v", len(e), gone, err)
+	}
+	if _, gone, _ := f.store.FeedSince(ctx, f.other.ID, onramp.UserFeed(f.rep.ID), 5, 0); !gone {
+		t.Fatal("another org's cursor into this feed is not told to refetch")
 	}
 }
 
