@@ -68,15 +68,19 @@ Flags:
 `
 
 // Main runs `onramp loadgen args...`: args[0] names the scenario
-// (onboarding), the rest are its flags. Progress and the report go to
-// stdout; getenv supplies TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE.
+// (onboarding, or sse: SSEMain), the rest are its flags. Progress and the
+// report go to stdout; getenv supplies TEMPORAL_ADDRESS and
+// TEMPORAL_NAMESPACE.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "sse" {
+		return SSEMain(ctx, args[1:], stdout)
+	}
 	if len(args) == 0 || args[0] != "onboarding" {
 		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {
-			return errors.New("loadgen: name a scenario (onboarding)")
+			return errors.New("loadgen: name a scenario (onboarding or sse)")
 		}
-		return fmt.Errorf("loadgen: unknown scenario %q (try onboarding)", args[0])
+		return fmt.Errorf("loadgen: unknown scenario %q (try onboarding or sse)", args[0])
 	}
 	o, err := parseFlags(args[1:], getenv, stdout)
 	if err != nil {

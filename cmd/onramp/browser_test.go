@@ -34,6 +34,18 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// browserAllocator starts headless Chromium (a fresh profile, no network
+// of its own) with extra options.
+func browserAllocator(t *testing.T, chrome string, extra ...chromedp.ExecAllocatorOption) (context.Context, context.CancelFunc) {
+	opts := append([]chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
+	}, extra...)
+	return chromedp.NewExecAllocator(context.Background(), opts...)
+}
+
 // TestWizardInBrowser drives the wizard in headless Chromium: sign in, then
 // profile (with a photo upload), availability (a bad buffer first: the error
 // shows next to the field), notifications and browser permissions, and
@@ -51,17 +63,11 @@ func TestWizardInBrowser(t *testing.T) {
 	}
 	shots := os.Getenv("ONRAMP_SCREENSHOT_DIR")
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+	actx, cancelA := browserAllocator(t, chrome,
 		// Answer camera/microphone prompts with fake devices: headless
 		// Chromium has no one to click the prompt, and getUserMedia would
 		// otherwise wait on it forever.
-		chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+		chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true))
 	defer cancelA()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()

@@ -56,17 +56,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	shots := os.Getenv("ONRAMP_SCREENSHOT_DIR")
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+	actx, cancelA := browserAllocator(t, chrome,
 		// Two tabs work at once: neither may be slowed down as a background tab.
 		chromedp.Flag("disable-background-timer-throttling", true), chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
 	defer cancelA()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()

@@ -75,9 +75,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	switch cmd {
 	case "dev", "serve", "worker", "migrate":
 	case "loadgen":
-		if len(rest) > 0 && rest[0] == "sse" {
-			return loadgen.SSEMain(ctx, rest[1:], stdout)
-		}
 		return loadgen.Main(ctx, rest, getenv, stdout)
 	default:
 		return fmt.Errorf("unknown command %q (try onramp --help)", cmd)
